@@ -1,0 +1,44 @@
+/* slmc_main.c - the slmc command line: dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "slmc_cli.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "slmc %s - model compression compiler for small language models\n"
+            "\n"
+            "usage: slmc <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  inspect PATH [--json] [--tokenizer FILE]\n"
+            "      architecture, hyperparameters, tokenizer, tensors and metadata of a model\n"
+            "  compile INPUT -o OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--tokenizer FILE] [--quiet]\n"
+            "      convert a model into a GGUF artifact llama.cpp loads\n"
+            "  synth --arch llama --preset tiny|1b -o DIR [--dtype f32|f16|bf16] [--seed N]\n"
+            "      write a deterministic example model as a Hugging Face folder\n"
+            "\n"
+            "INPUT/PATH: a Hugging Face folder, .safetensors, .gguf, .h5/.hdf5, or a llama2.c .bin\n"
+            "exit codes: 0 ok, 2 usage, 3 bad input, 4 I/O error, 5 internal error\n",
+            SLMC_VERSION);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return SLMC_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("slmc %s\n", SLMC_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "inspect")) return slmc_cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compile")) return slmc_cmd_compile(argc - 1, argv + 1);
+    if (!strcmp(cmd, "synth")) return slmc_cmd_synth(argc - 1, argv + 1);
+    return slmc_usage_error("slmc", "unknown command '%s'", cmd);
+}

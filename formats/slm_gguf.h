@@ -1,0 +1,53 @@
+/* slm_gguf.h - GGUF v2/v3 reader and v3 writer (layout: formats.md §1).
+ *
+ * The reader memory-maps the file and borrows tensor bytes from the map. It
+ * validates everything before use: header counts against the file size,
+ * string and array lengths, value and tensor types, dimension counts, names
+ * (unique, < 64 bytes), and tensor offsets (sequential, aligned, inside the
+ * file). Known keys become slm_hparams / slm_tokenizer fields; all other keys
+ * are kept verbatim in the model's metadata.
+ *
+ * The writer streams the model tensor by tensor into a temporary file that is
+ * renamed on success. A tensor whose out_type differs from its type is
+ * converted row-chunk by row-chunk (decode to f32, reference-encode). */
+#ifndef SLM_GGUF_H
+#define SLM_GGUF_H
+
+#include "slm_model.h"
+
+#define SLM_GGUF_DEFAULT_ALIGNMENT 32
+
+slm_status slm_gguf_read(const char *path, slm_model **out, slm_diag *d);
+
+/* Called after each tensor is written (i counts from 1). */
+typedef void (*slm_progress_fn)(void *ctx, uint32_t i, uint32_t n, const char *tensor_name, uint64_t bytes_done,
+                                uint64_t bytes_total);
+
+typedef struct slm_gguf_write_opts {
+    uint32_t alignment;        /* 0 = 32 */
+    slm_progress_fn progress;  /* may be NULL */
+    void *progress_ctx;
+} slm_gguf_write_opts;
+
+/* Writes hparams and tokenizer keys, then the model's metadata (which should
+ * include general.file_type etc. as the caller wants them), then tensors in
+ * table order converted to each tensor's out_type. */
+slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_opts *opts, slm_diag *d);
+
+/* Fills hp/tok from a GGUF-style key/value, returning true when the key was
+ * consumed (so it is not also kept as free-form metadata). Used by readers
+ * that carry GGUF-named metadata. A known key with a bad value (wrong type,
+ * scores/token_type not matching the token count) records an error in d and
+ * returns false: callers must check d. "{arch}." keys are only recognised
+ * once general.architecture is absorbed, and scores/token_type only after
+ * tokenizer.ggml.tokens, so absorb those two first. Values are deep-copied. */
+bool slm_gguf_absorb_kv(slm_model *m, const char *key, const slm_value *v, slm_diag *d);
+
+/* The inverse of slm_gguf_absorb_kv: the key/values that express m->hp and
+ * m->tok (general.architecture excluded), in the order the writer emits them.
+ * Optional keys appear per the `has` bits / presence; a per-layer array the
+ * model keeps in its free metadata replaces the scalar hparam. Values borrow
+ * from the model; the keys live in the returned block: free(*out) only. */
+slm_status slm_gguf_model_kvs(const slm_model *m, slm_kv **out, uint32_t *n_out, slm_diag *d);
+
+#endif

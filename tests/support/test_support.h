@@ -1,0 +1,34 @@
+/* test_support.h - helpers shared by the Check suites: locating ../shared,
+ * scratch directories, and running the CLI tools. */
+#ifndef SLM_TEST_SUPPORT_H
+#define SLM_TEST_SUPPORT_H
+
+#include <stddef.h>
+
+/* Path of a file under the shared material (e.g. "golden/golden-f32.gguf"),
+ * or NULL (after printing a skip message once) when ../shared is absent.
+ * The returned string is static storage reused by the next call. */
+const char *ts_shared(const char *rel);
+/* True when the shared material is present. */
+int ts_have_shared(void);
+
+/* A fresh scratch path "<tmpdir>/<name>" (directories created). Static storage. */
+const char *ts_tmp(const char *name);
+
+/* Path of a built tool, e.g. ts_bin("slmc"). Static storage. */
+const char *ts_bin(const char *tool);
+
+/* Runs a shell command; returns its exit status (or -1). Output goes to
+ * `log` when non-NULL (a file path), else to /dev/null. */
+int ts_run(const char *log, const char *fmt, ...);
+
+/* Reads a whole file (malloc'd, NUL-terminated); NULL on failure. */
+char *ts_read_file(const char *path, size_t *size);
+int ts_write_file(const char *path, const void *data, size_t size);
+int ts_file_exists(const char *path);
+
+/* Count of entries in a directory whose name starts with prefix (used to
+ * assert that no temporary output file was left behind). */
+int ts_count_prefix(const char *dir, const char *prefix);
+
+#endif
