@@ -54,7 +54,10 @@ int slmc_cmd_synth(int argc, char **argv) {
     if (slmc_synth_build(p, dtype, seed, &m, &d) != SLM_OK) return slmc_fail("slmc", &d);
     for (uint32_t i = 0; i < m->n_tensors; i++) m->tensors[i].out_type = m->tensors[i].type;
     double t0 = slmc_now();
-    slm_status st = slm_hf_write(m, out, &d);
+    slmc_progress prog;
+    slmc_progress_init(&prog, "synth", quiet);
+    slm_status st = slm_hf_write(m, out, slmc_progress_update, &prog, &d);
+    slmc_progress_done(&prog);
     if (st == SLM_OK && !quiet)
         fprintf(stderr, "slmc: wrote %s: llama preset %s, %u tensors, %.2f s\n", out, preset, m->n_tensors,
                 slmc_now() - t0);

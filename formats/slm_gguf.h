@@ -19,10 +19,6 @@
 
 slm_status slm_gguf_read(const char *path, slm_model **out, slm_diag *d);
 
-/* Called after each tensor is written (i counts from 1). */
-typedef void (*slm_progress_fn)(void *ctx, uint32_t i, uint32_t n, const char *tensor_name, uint64_t bytes_done,
-                                uint64_t bytes_total);
-
 typedef struct slm_gguf_write_opts {
     uint32_t alignment;        /* 0 = 32 */
     slm_progress_fn progress;  /* may be NULL */

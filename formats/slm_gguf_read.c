@@ -183,8 +183,8 @@ static bool read_array(cursor *c, slm_model *scratch, const char *key, slm_value
     v->arr_type = (slm_vtype)et;
     v->n = n;
     if (et != SLM_V_STR) {
-        const uint8_t *p;
-        take(c, (size_t)n * es, &p);
+        const uint8_t *p = NULL;
+        if (!take(c, (size_t)n * es, &p)) return false; /* cannot fail: checked above */
         void *a = slm_model_alloc(scratch, (size_t)n * es + 1);
         if (!a) {
             slm_diag_set(c->d, SLM_ERR_NOMEM, "key '%.100s': out of memory", key);

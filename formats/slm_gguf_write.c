@@ -232,6 +232,7 @@ static slm_status write_tensor_data(slm_outfile *f, slm_tensor *t, uint64_t nbyt
         st = convert_tensor(f, t, d);
     }
     slm_tensor_release(t);
+    slm_tensor_evict(t);
     if (st == SLM_OK) st = slm_outfile_pad(f, alignment, d);
     return st;
 }

@@ -455,7 +455,7 @@ static slm_status add_tensor(slm_model *m, hdf5_state *s, uint32_t index, slm_di
         st = hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open dataset %s", s->path, ds->path);
         goto done;
     }
-    slm_type type;
+    slm_type type = SLM_TYPE_F32;
     if ((st = classify_type(s, ds, dset, ft, &type, d)) != SLM_OK) goto done;
     int rank = H5Sget_simple_extent_ndims(space);
     if (H5Sget_simple_extent_type(space) != H5S_SIMPLE || rank < 1 || rank > SLM_MAX_DIMS) {

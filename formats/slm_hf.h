@@ -45,7 +45,7 @@ slm_status slm_hf_add_tensor(slm_model *m, const char *hf_name, slm_type type, i
  * tensor in its out_type, which must be F32/F16/BF16) and, when the model has
  * a tokenizer, tokenizer.json + tokenizer_config.json into `dir` (created).
  * Each file is written atomically. */
-slm_status slm_hf_write(slm_model *m, const char *dir, slm_diag *d);
+slm_status slm_hf_write(slm_model *m, const char *dir, slm_progress_fn progress, void *progress_ctx, slm_diag *d);
 
 /* The two halves slm_hf_write uses: config.json from m->hp (atomically, into
  * an existing dir), and tokenizer.json + tokenizer_config.json from m->tok. */

@@ -15,6 +15,9 @@
 typedef struct hf_writer {
     slm_model *m;
     uint32_t *heads; /* [n_tensors] inverse-permutation head count, 0 = none */
+    slm_progress_fn progress;
+    void *progress_ctx;
+    uint64_t bytes_done, bytes_total;
 } hf_writer;
 
 static bool is_st_type(slm_type t) { return t == SLM_TYPE_F32 || t == SLM_TYPE_F16 || t == SLM_TYPE_BF16; }
@@ -87,7 +90,13 @@ static slm_status get_tensor(void *ctx, size_t index, void *dst, slm_diag *d) {
     else if (st == SLM_OK && bytes)
         memcpy(dst, bytes, nbytes);
     free(tmp);
-    if (ours) slm_tensor_release(t);
+    if (ours) {
+        slm_tensor_release(t);
+        slm_tensor_evict(t);
+    }
+    w->bytes_done += t->nbytes;
+    if (st == SLM_OK && w->progress)
+        w->progress(w->progress_ctx, (uint32_t)index + 1, w->m->n_tensors, t->name, w->bytes_done, w->bytes_total);
     return st;
 }
 
@@ -156,9 +165,11 @@ static slm_status make_dirs(const char *dir, slm_diag *d) {
     return SLM_OK;
 }
 
-slm_status slm_hf_write(slm_model *m, const char *dir, slm_diag *d) {
+slm_status slm_hf_write(slm_model *m, const char *dir, slm_progress_fn progress, void *progress_ctx, slm_diag *d) {
     uint32_t n = m->n_tensors;
-    hf_writer w = {.m = m, .heads = calloc(n ? n : 1, sizeof *w.heads)};
+    hf_writer w = {.m = m, .heads = calloc(n ? n : 1, sizeof *w.heads), .progress = progress,
+                   .progress_ctx = progress_ctx};
+    for (uint32_t i = 0; i < n; i++) w.bytes_total += m->tensors[i].nbytes;
     slm_st_write_tensor *tensors = calloc(n ? n : 1, sizeof *tensors);
     char(*names)[SLM_MAX_NAME * 2] = calloc(n ? n : 1, sizeof *names);
     char *st_path = slm_path_join(dir, "model.safetensors");

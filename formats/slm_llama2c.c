@@ -117,7 +117,7 @@ static slm_status layout_from_config(const char *path, const l2c_config *c, l2c_
 bool slm_llama2c_sniff(const void *data, size_t size) {
     if (!data || size < L2C_HEADER_BYTES) return false;
     l2c_config c;
-    l2c_layout lay;
+    l2c_layout lay = {0};
     parse_header(data, &c);
     if (layout_from_config("", &c, &lay, NULL) != SLM_OK) return false;
     return (uint64_t)size == (lay.shared ? lay.size_shared : lay.size_separate);
@@ -249,7 +249,7 @@ slm_status slm_llama2c_read(const char *path, const char *tokenizer_path, slm_mo
         goto fail;
     }
     l2c_config c;
-    l2c_layout lay;
+    l2c_layout lay = {0};
     parse_header(map, &c);
     if ((st = layout_from_config(path, &c, &lay, d)) != SLM_OK) goto fail;
     uint64_t want = lay.shared ? lay.size_shared : lay.size_separate;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "slm_file.h"
 
@@ -132,6 +134,16 @@ void slm_tensor_release(slm_tensor *t) {
         t->loaded = NULL;
         t->data = NULL;
     }
+}
+
+void slm_tensor_evict(const slm_tensor *t) {
+    if (!t->src || !t->nbytes) return;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t a = (uintptr_t)t->src & ~(uintptr_t)(page - 1);
+    uintptr_t b = (uintptr_t)t->src + t->nbytes;
+    /* read-only private maps of unmodified files: dropping pages loses nothing */
+    madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 slm_status slm_tensor_rows_f32(const slm_tensor *t, int64_t row0, int64_t nrows, float *dst, slm_diag *d) {

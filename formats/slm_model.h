@@ -189,6 +189,10 @@ int64_t slm_tensor_nrows(const slm_tensor *t); /* ne[1]*ne[2]*ne[3] */
 slm_status slm_tensor_acquire(slm_tensor *t, slm_diag *d);
 /* Drops data produced by a loader (borrowed and owned data stay). */
 void slm_tensor_release(slm_tensor *t);
+/* Tells the OS a borrowed (memory-mapped) tensor will not be read again soon,
+ * so streaming writers keep resident memory near one tensor instead of the
+ * whole input. Data stays valid (pages fault back in if read). */
+void slm_tensor_evict(const slm_tensor *t);
 
 /* Dequantizes rows [row0, row0+nrows) into dst (nrows*ne[0] floats).
  * The tensor must be acquired. Fails for types without a decoder. */
@@ -197,6 +201,10 @@ slm_status slm_tensor_rows_f32(const slm_tensor *t, int64_t row0, int64_t nrows,
 /* Replaces the tensor's data with an owned buffer (taken over; malloc'd) of
  * the given type; shape stays. out_type follows the new type. */
 slm_status slm_tensor_set_owned(slm_tensor *t, slm_type type, void *data, slm_diag *d);
+
+/* Called by writers after each tensor (i counts from 1). */
+typedef void (*slm_progress_fn)(void *ctx, uint32_t i, uint32_t n, const char *tensor_name, uint64_t bytes_done,
+                                uint64_t bytes_total);
 
 /* ----------------------------------------------------------------- model */
 

@@ -63,7 +63,7 @@ START_TEST(hf_writer_reader_roundtrip) {
     ck_assert_msg(slmc_synth_build(slmc_synth_find_preset("tiny"), SLM_TYPE_F32, 7, &m, &d) == SLM_OK, "%s", d.msg);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", ts_tmp("writer"));
-    ck_assert_msg(slm_hf_write(m, dir, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(m, dir, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
     slm_model *back = open_model(dir);
     char why[512];
     ck_assert_msg(mc_tensors_equal(m, back, 0, why, sizeof why) == 0, "%s", why);

@@ -453,7 +453,7 @@ START_TEST(test_permutation_round_trip) {
     char dir[4096];
     tmp_dir(dir, "perm/model");
     slm_diag d = {0};
-    ck_assert_msg(slm_hf_write(m, dir, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(m, dir, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
 
     char *st_path = slm_path_join(dir, "model.safetensors");
     slm_st_file f;
@@ -493,7 +493,7 @@ START_TEST(test_permutation_round_trip) {
     /* writing the read model again reproduces the file byte for byte */
     char dir2[4096];
     tmp_dir(dir2, "perm/again");
-    ck_assert_msg(slm_hf_write(r, dir2, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(r, dir2, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
     char *p1 = slm_path_join(dir, "model.safetensors"), *p2 = slm_path_join(dir2, "model.safetensors");
     size_t n1, n2;
     char *b1 = ts_read_file(p1, &n1), *b2 = ts_read_file(p2, &n2);
@@ -515,7 +515,7 @@ START_TEST(test_f16_bf16_output) {
     char dir[4096];
     tmp_dir(dir, "half/model");
     slm_diag d = {0};
-    ck_assert_msg(slm_hf_write(m, dir, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(m, dir, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
 
     char *st_path = slm_path_join(dir, "model.safetensors");
     slm_st_file f;
@@ -555,7 +555,7 @@ START_TEST(test_tied_embeddings) {
     char dir[4096];
     tmp_dir(dir, "tied/model");
     slm_diag d = {0};
-    ck_assert_msg(slm_hf_write(m, dir, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(m, dir, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
     char *cfg_path = slm_path_join(dir, "config.json");
     json_t *cfg = json_load_file(cfg_path, 0, NULL);
     ck_assert(json_is_true(json_object_get(cfg, "tie_word_embeddings")));
@@ -647,7 +647,7 @@ START_TEST(test_tensor_order) {
     char dir[4096], rev[4096];
     tmp_dir(dir, "order/model");
     tmp_dir(rev, "order/reversed");
-    ck_assert_msg(slm_hf_write(m, dir, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(m, dir, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
     ck_assert_int_eq(ts_run(NULL, "mkdir -p '%s' && cp '%s/config.json' '%s/'", rev, dir, rev), 0);
     char *src = slm_path_join(dir, "model.safetensors"), *dst = slm_path_join(rev, "model.safetensors");
     slm_st_file f;
@@ -671,7 +671,7 @@ START_TEST(test_sharded_matches_single) {
     slm_diag d = {0};
     char single[4096];
     tmp_dir(single, "shard/single");
-    ck_assert_msg(slm_hf_write(m, single, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(m, single, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
     char sharded[4096];
     tmp_dir(sharded, "shard/sharded");
     ck_assert_int_eq(ts_run(NULL, "mkdir -p '%s'", sharded), 0);
@@ -709,7 +709,7 @@ START_TEST(test_sharded_errors) {
     slm_diag d = {0};
     char single[4096];
     tmp_dir(single, "sherr/single");
-    ck_assert_msg(slm_hf_write(m, single, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_msg(slm_hf_write(m, single, NULL, NULL, &d) == SLM_OK, "%s", d.msg);
     slm_model_free(m);
 
     char dir[4096];
@@ -811,7 +811,7 @@ START_TEST(test_write_errors) {
     slm_model_find_tensor(m, "blk.0.ffn_up.weight")->out_type = SLM_TYPE_Q8_0;
     char dir[4096];
     tmp_dir(dir, "wrerr/q8");
-    ck_assert_int_eq(slm_hf_write(m, dir, &d), SLM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(slm_hf_write(m, dir, NULL, NULL, &d), SLM_ERR_UNSUPPORTED);
     ck_assert_msg(strstr(d.msg, "blk.0.ffn_up.weight") && strstr(d.msg, "q8_0"), "%s", d.msg);
     char *p = slm_path_join(dir, "model.safetensors");
     ck_assert(!ts_file_exists(p));
@@ -822,14 +822,14 @@ START_TEST(test_write_errors) {
     m = make_model(1, SLM_TYPE_F32);
     int64_t ne[1] = {HD / 2};
     ck_assert_int_eq(slm_model_add_tensor(m, "rope_freqs.weight", SLM_TYPE_F32, 1, ne, NULL, &d), SLM_OK);
-    ck_assert_int_eq(slm_hf_write(m, dir, &d), SLM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(slm_hf_write(m, dir, NULL, NULL, &d), SLM_ERR_UNSUPPORTED);
     ck_assert_msg(strstr(d.msg, "rope_freqs.weight"), "%s", d.msg);
     slm_model_free(m);
 
     slm_diag_clear(&d);
     m = make_model(1, SLM_TYPE_F32);
     snprintf(m->hp.arch, sizeof m->hp.arch, "qwen2");
-    ck_assert_int_eq(slm_hf_write(m, dir, &d), SLM_ERR_UNSUPPORTED);
+    ck_assert_int_eq(slm_hf_write(m, dir, NULL, NULL, &d), SLM_ERR_UNSUPPORTED);
     ck_assert_msg(strstr(d.msg, "qwen2"), "%s", d.msg);
     slm_model_free(m);
 }
@@ -848,7 +848,7 @@ START_TEST(test_gguf_round_trip) {
         char dir[4096];
         tmp_dir(dir, "gguf");
         snprintf(dir + strlen(dir), sizeof dir - strlen(dir), "/%zu", i);
-        ck_assert_msg(slm_hf_write(g, dir, &d) == SLM_OK, "%s: %s", files[i], d.msg);
+        ck_assert_msg(slm_hf_write(g, dir, NULL, NULL, &d) == SLM_OK, "%s: %s", files[i], d.msg);
         slm_model *r = read_ok(dir);
         assert_same_tensors_ex(g, r, false); /* the reader has its own order */
         ck_assert_uint_eq(r->hp.n_head, g->hp.n_head);
