@@ -398,48 +398,9 @@ static slm_status walk_group(hdf5_state *s, hid_t group, const char *prefix, int
 
 /* ---------------------------------------------------------- ordering */
 
-/* The same deterministic order as slm_hf_read.c (kept in step by hand; it is
- * static there): token_embd, blocks by number with llama.cpp's conventional
- * order inside a block, output_norm, output. */
-static const char *const hdf5_block_parts[] = {
-    "attn_norm.weight", "attn_q.weight",      "attn_q.bias",      "attn_k.weight",   "attn_k.bias",
-    "attn_v.weight",    "attn_v.bias",        "attn_output.weight", "attn_output.bias", "ffn_norm.weight",
-    "ffn_gate.weight",  "ffn_gate.bias",      "ffn_up.weight",    "ffn_up.bias",     "ffn_down.weight",
-    "ffn_down.bias",
-};
-#define HDF5_N_PARTS (sizeof hdf5_block_parts / sizeof hdf5_block_parts[0])
-
-typedef struct hdf5_rank {
-    int group;           /* 0 token_embd, 1 blocks (and anything else), 2 output_norm, 3 output */
-    unsigned long layer; /* for group 1 */
-    size_t part;         /* position inside a block */
-} hdf5_rank;
-
-static hdf5_rank rank_of(const char *gguf) {
-    hdf5_rank r = {1, 0, HDF5_N_PARTS};
-    if (strcmp(gguf, "token_embd.weight") == 0) {
-        r.group = 0;
-    } else if (strcmp(gguf, "output_norm.weight") == 0) {
-        r.group = 2;
-    } else if (strcmp(gguf, "output.weight") == 0) {
-        r.group = 3;
-    } else if (strncmp(gguf, "blk.", 4) == 0) {
-        char *end;
-        r.layer = strtoul(gguf + 4, &end, 10);
-        const char *rest = *end == '.' ? end + 1 : end;
-        for (size_t i = 0; i < HDF5_N_PARTS; i++)
-            if (strcmp(rest, hdf5_block_parts[i]) == 0) r.part = i;
-    }
-    return r;
-}
-
 static int dataset_cmp(const void *a, const void *b) {
     const hdf5_dataset *x = a, *y = b;
-    hdf5_rank rx = rank_of(x->gguf_name), ry = rank_of(y->gguf_name);
-    if (rx.group != ry.group) return rx.group - ry.group;
-    if (rx.layer != ry.layer) return rx.layer < ry.layer ? -1 : 1;
-    if (rx.part != ry.part) return rx.part < ry.part ? -1 : 1;
-    int c = strcmp(x->gguf_name, y->gguf_name);
+    int c = slm_tensor_name_order(x->gguf_name, y->gguf_name);
     return c ? c : strcmp(x->path, y->path);
 }
 

@@ -33,6 +33,11 @@ bool slm_hf_name_to_gguf(const char *hf, char out[SLM_MAX_NAME], int *permute);
 /* The inverse mapping (for the writer). */
 bool slm_hf_name_from_gguf(const char *gguf, char *out, size_t out_size, int *permute);
 
+/* Orders llama.cpp tensor names as readers list them: token_embd, blocks by
+ * number (llama.cpp's conventional order inside a block), output_norm,
+ * output; anything else by name within its block. A qsort-style comparison. */
+int slm_tensor_name_order(const char *a, const char *b);
+
 /* Adds a tensor known by its HF name and HF shape (outermost first) whose raw
  * bytes are `src` (borrowed) or produced by `load`; maps the name and sets up
  * the Q/K permutation. Unmapped names are skipped (SLM_OK, *out = NULL).

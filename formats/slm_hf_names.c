@@ -2,6 +2,7 @@
  * and slm_hf_add_tensor, the one place that turns an HF tensor (name, shape
  * outermost first, rotate-half Q/K rows) into an IR tensor. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "slm_hf.h"
@@ -135,4 +136,46 @@ slm_status slm_hf_add_tensor(slm_model *m, const char *hf_name, slm_type type, i
     t->permute_heads = heads;
     if (out) *out = t;
     return SLM_OK;
+}
+
+/* ------------------------------------------------------------ ordering */
+
+static const char *const block_parts[] = {
+    "attn_norm.weight", "attn_q.weight",      "attn_q.bias",      "attn_k.weight",   "attn_k.bias",
+    "attn_v.weight",    "attn_v.bias",        "attn_output.weight", "attn_output.bias", "ffn_norm.weight",
+    "ffn_gate.weight",  "ffn_gate.bias",      "ffn_up.weight",    "ffn_up.bias",     "ffn_down.weight",
+    "ffn_down.bias",
+};
+#define N_BLOCK_PARTS (sizeof block_parts / sizeof block_parts[0])
+
+typedef struct name_rank {
+    int group;           /* 0 token_embd, 1 blocks and anything else, 2 output_norm, 3 output */
+    unsigned long layer; /* for blocks */
+    size_t part;         /* position inside a block */
+} name_rank;
+
+static name_rank rank_of(const char *gguf) {
+    name_rank r = {1, 0, N_BLOCK_PARTS};
+    if (strcmp(gguf, "token_embd.weight") == 0) {
+        r.group = 0;
+    } else if (strcmp(gguf, "output_norm.weight") == 0) {
+        r.group = 2;
+    } else if (strcmp(gguf, "output.weight") == 0) {
+        r.group = 3;
+    } else if (strncmp(gguf, "blk.", 4) == 0) {
+        char *end;
+        r.layer = strtoul(gguf + 4, &end, 10);
+        const char *rest = *end == '.' ? end + 1 : end;
+        for (size_t i = 0; i < N_BLOCK_PARTS; i++)
+            if (strcmp(rest, block_parts[i]) == 0) r.part = i;
+    }
+    return r;
+}
+
+int slm_tensor_name_order(const char *a, const char *b) {
+    name_rank x = rank_of(a), y = rank_of(b);
+    if (x.group != y.group) return x.group - y.group;
+    if (x.layer != y.layer) return x.layer < y.layer ? -1 : 1;
+    if (x.part != y.part) return x.part < y.part ? -1 : 1;
+    return strcmp(a, b);
 }

@@ -18,9 +18,6 @@ typedef struct hf_source {
     const slm_st_entry *e;
     const char *file; /* shard path, for errors */
     char gguf[SLM_MAX_NAME];
-    int group;      /* 0 token_embd, 1 blocks, 2 output_norm, 3 output */
-    unsigned layer; /* for group 1 */
-    int part;       /* position inside a block */
 } hf_source;
 
 typedef struct hf_reader {
@@ -35,40 +32,9 @@ typedef struct hf_reader {
 
 /* ------------------------------------------------------------ ordering */
 
-/* llama.cpp's conventional order inside a block. */
-static const char *const block_parts[] = {
-    "attn_norm.weight", "attn_q.weight",   "attn_q.bias",   "attn_k.weight",    "attn_k.bias",
-    "attn_v.weight",    "attn_v.bias",     "attn_output.weight", "attn_output.bias", "ffn_norm.weight",
-    "ffn_gate.weight",  "ffn_gate.bias",   "ffn_up.weight", "ffn_up.bias",      "ffn_down.weight",
-    "ffn_down.bias",
-};
-
-static void classify(hf_source *s) {
-    s->group = 1;
-    s->layer = 0;
-    s->part = (int)(sizeof block_parts / sizeof block_parts[0]);
-    if (strcmp(s->gguf, "token_embd.weight") == 0) {
-        s->group = 0;
-    } else if (strcmp(s->gguf, "output_norm.weight") == 0) {
-        s->group = 2;
-    } else if (strcmp(s->gguf, "output.weight") == 0) {
-        s->group = 3;
-    } else if (strncmp(s->gguf, "blk.", 4) == 0) {
-        char *end;
-        unsigned long l = strtoul(s->gguf + 4, &end, 10);
-        s->layer = l > UINT_MAX ? UINT_MAX : (unsigned)l;
-        const char *rest = *end == '.' ? end + 1 : end;
-        for (size_t i = 0; i < sizeof block_parts / sizeof block_parts[0]; i++)
-            if (strcmp(rest, block_parts[i]) == 0) s->part = (int)i;
-    }
-}
-
 static int source_cmp(const void *a, const void *b) {
     const hf_source *x = a, *y = b;
-    if (x->group != y->group) return x->group - y->group;
-    if (x->layer != y->layer) return x->layer < y->layer ? -1 : 1;
-    if (x->part != y->part) return x->part - y->part;
-    return strcmp(x->gguf, y->gguf);
+    return slm_tensor_name_order(x->gguf, y->gguf);
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -246,7 +212,6 @@ static slm_status collect_sources(hf_reader *r, slm_diag *d) {
                                     "%s: no llama.cpp name for tensor '%s' (not part of a llama model)", s->file,
                                     s->e->name);
             }
-            classify(s);
             r->n_src++;
         }
     }

@@ -39,6 +39,72 @@ static void *arena_alloc(struct slm_arena *a, size_t n) {
     return p;
 }
 
+/* Open-addressing index of positions keyed by name; rebuilt on growth and
+ * after removals (rare), so lookups and appends stay O(1). */
+typedef struct slm_name_index {
+    uint32_t *slots; /* position + 1; 0 = empty */
+    uint32_t n_slots, n_used;
+} slm_name_index;
+
+static uint64_t name_hash(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void index_free(struct slm_name_index **ix) {
+    if (*ix) free((*ix)->slots);
+    free(*ix);
+    *ix = NULL;
+}
+
+typedef const char *(*name_at_fn)(const slm_model *m, uint32_t pos);
+static const char *tensor_name_at(const slm_model *m, uint32_t pos) { return m->tensors[pos].name; }
+static const char *kv_name_at(const slm_model *m, uint32_t pos) { return m->kv[pos].key; }
+
+/* Returns the position of `name`, or -1. */
+static int64_t index_find(const slm_name_index *ix, const slm_model *m, name_at_fn at, const char *name) {
+    uint32_t mask = ix->n_slots - 1;
+    for (uint32_t i = (uint32_t)name_hash(name) & mask;; i = (i + 1) & mask) {
+        uint32_t v = ix->slots[i];
+        if (!v) return -1;
+        if (strcmp(at(m, v - 1), name) == 0) return v - 1;
+    }
+}
+
+static void index_put(slm_name_index *ix, const char *name, uint32_t pos) {
+    uint32_t mask = ix->n_slots - 1;
+    uint32_t i = (uint32_t)name_hash(name) & mask;
+    while (ix->slots[i]) i = (i + 1) & mask;
+    ix->slots[i] = pos + 1;
+    ix->n_used++;
+}
+
+/* Makes the index cover positions [0, n); false on allocation failure. */
+static bool index_sync(struct slm_name_index **pix, const slm_model *m, name_at_fn at, uint32_t n) {
+    slm_name_index *ix = *pix;
+    if (ix && ix->n_used == n) return true;
+    if (ix && ix->n_used + 1 == n && (uint64_t)n * 2 <= ix->n_slots) {
+        index_put(ix, at(m, n - 1), n - 1);
+        return true;
+    }
+    uint32_t slots = 64;
+    while ((uint64_t)slots < (uint64_t)n * 2 + 2) slots *= 2;
+    if (!ix) {
+        ix = calloc(1, sizeof *ix);
+        if (!ix) return false;
+        *pix = ix;
+    }
+    uint32_t *ns = calloc(slots, sizeof *ns);
+    if (!ns) return false;
+    free(ix->slots);
+    ix->slots = ns;
+    ix->n_slots = slots;
+    ix->n_used = 0;
+    for (uint32_t i = 0; i < n; i++) index_put(ix, at(m, i), i);
+    return true;
+}
+
 size_t slm_vtype_size(slm_vtype t) {
     switch (t) {
     case SLM_V_U8: case SLM_V_I8: case SLM_V_BOOL: return 1;
@@ -200,6 +266,8 @@ void slm_model_free(slm_model *m) {
     }
     free(m->tensors);
     free(m->kv);
+    index_free(&m->tensor_index);
+    index_free(&m->kv_index);
     if (m->reader_state && m->reader_state_free) m->reader_state_free(m->reader_state);
     for (uint32_t i = 0; i < m->n_inputs; i++) slm_file_unmap(m->inputs[i].map, m->inputs[i].map_size);
     free(m->inputs);
@@ -228,6 +296,11 @@ char *slm_model_strndup(slm_model *m, const char *s, size_t n) {
 char *slm_model_strdup(slm_model *m, const char *s) { return s ? slm_model_strndup(m, s, strlen(s)) : NULL; }
 
 slm_tensor *slm_model_find_tensor(const slm_model *m, const char *name) {
+    slm_model *mm = (slm_model *)m; /* the index is a cache, not model state */
+    if (index_sync(&mm->tensor_index, m, tensor_name_at, m->n_tensors)) {
+        int64_t pos = index_find(m->tensor_index, m, tensor_name_at, name);
+        return pos < 0 ? NULL : &m->tensors[pos];
+    }
     for (uint32_t i = 0; i < m->n_tensors; i++)
         if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
     return NULL;
@@ -287,11 +360,17 @@ void slm_model_remove_tensor(slm_model *m, const char *name) {
     size_t i = (size_t)(t - m->tensors);
     memmove(t, t + 1, (m->n_tensors - i - 1) * sizeof *t);
     m->n_tensors--;
+    index_free(&m->tensor_index);
 }
 
 /* ------------------------------------------------------------ metadata */
 
 const slm_kv *slm_model_find_kv(const slm_model *m, const char *key) {
+    slm_model *mm = (slm_model *)m; /* the index is a cache, not model state */
+    if (index_sync(&mm->kv_index, m, kv_name_at, m->n_kv)) {
+        int64_t pos = index_find(m->kv_index, m, kv_name_at, key);
+        return pos < 0 ? NULL : &m->kv[pos];
+    }
     for (uint32_t i = 0; i < m->n_kv; i++)
         if (strcmp(m->kv[i].key, key) == 0) return &m->kv[i];
     return NULL;
@@ -302,6 +381,7 @@ void slm_model_remove_kv(slm_model *m, const char *key) {
         if (strcmp(m->kv[i].key, key) == 0) {
             memmove(&m->kv[i], &m->kv[i + 1], (m->n_kv - i - 1) * sizeof m->kv[0]);
             m->n_kv--;
+            index_free(&m->kv_index);
             return;
         }
     }

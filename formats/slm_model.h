@@ -237,6 +237,9 @@ struct slm_model {
     void (*reader_state_free)(void *);
 
     struct slm_arena *arena; /* strings and arrays */
+    /* Hash indexes from name to position, so that reading a file with many
+     * tensors or keys stays linear (crafted inputs must not hang a reader). */
+    struct slm_name_index *tensor_index, *kv_index;
 };
 
 slm_model *slm_model_new(void);
