@@ -116,9 +116,5 @@ int main(void) {
     tcase_add_test(tc, compile_is_deterministic);
     tcase_add_test(tc, inspect_every_shared_gguf);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(s);
 }

@@ -106,9 +106,5 @@ int main(void) {
     tcase_add_test(tc, missing_tokenizer_is_an_error);
     tcase_add_test(tc, block_fallback_is_reported);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(s);
 }

@@ -858,9 +858,5 @@ static Suite *codec_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(codec_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(codec_suite());
 }

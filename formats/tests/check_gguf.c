@@ -1192,9 +1192,5 @@ static Suite *gguf_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(gguf_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ts_run_suite(gguf_suite());
 }

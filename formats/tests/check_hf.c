@@ -886,9 +886,5 @@ static Suite *hf_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(hf_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ts_run_suite(hf_suite());
 }

@@ -617,9 +617,5 @@ static Suite *llama2c_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(llama2c_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(llama2c_suite());
 }

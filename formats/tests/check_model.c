@@ -2,6 +2,8 @@
  * lookups (indexed, so readers stay linear on huge crafted inputs), removal,
  * duplicate and shape checks, lazy acquire/release. */
 #include <check.h>
+
+#include "test_support.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,9 +121,5 @@ int main(void) {
     tcase_add_test(tc, add_tensor_rejects_bad_shapes);
     tcase_add_test(tc, acquire_permutes_and_release_frees);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return ts_run_suite(s);
 }

@@ -2,6 +2,7 @@
 
 #include "test_support.h"
 
+#include <check.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,4 +120,12 @@ int ts_count_prefix(const char *dir, const char *prefix) {
         if (strncmp(e->d_name, prefix, pl) == 0) n++;
     closedir(d);
     return n;
+}
+
+int ts_run_suite(Suite *s) {
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -31,4 +31,9 @@ int ts_file_exists(const char *path);
  * assert that no temporary output file was left behind). */
 int ts_count_prefix(const char *dir, const char *prefix);
 
+/* Runs a Check suite (forking per test) and returns the process exit code:
+ * 0 when every test passed. */
+struct Suite;
+int ts_run_suite(struct Suite *s);
+
 #endif
