@@ -43,6 +43,8 @@ static slm_status validate_llama(const slm_model *m, slm_diag *d) {
                             "llama: embedding_length, block_count, head_count, feed_forward_length and "
                             "context_length must all be non-zero (got %u, %u, %u, %u, %u)",
                             hp->n_embd, hp->n_layer, hp->n_head, hp->n_ff, hp->n_ctx);
+    if (!(hp->has & SLM_HP_RMS_EPS))
+        return slm_diag_set(d, SLM_ERR_INPUT, "llama: key llama.attention.layer_norm_rms_epsilon missing (required)");
     if (hp->n_layer > 512) return slm_diag_set(d, SLM_ERR_INPUT, "llama: block_count %u exceeds 512", hp->n_layer);
     uint32_t n_kv = (hp->has & SLM_HP_HEAD_COUNT_KV) ? hp->n_head_kv : hp->n_head;
     if (!n_kv || hp->n_head % n_kv)
