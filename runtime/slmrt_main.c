@@ -1,11 +1,12 @@
-/* slmrt_main.c - the slmrt command line. Until the forward pass lands it can
- * only describe a GGUF artifact and this CPU; it never fakes generation. */
+/* slmrt_main.c - the slmrt command line: run, eval, tokenize, bench and
+ * inspect for GGUF artifacts; cpu for what the kernels will use. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "slm_describe.h"
 #include "slm_gguf.h"
+#include "slmrt_cli.h"
 #include "slmrt_cpu.h"
 
 static void usage(FILE *f) {
@@ -13,10 +14,18 @@ static void usage(FILE *f) {
             "slmrt %s - runtime for slmc artifacts\n"
             "\n"
             "usage: slmrt <command> [options]\n"
+            "  run -m M.gguf -p PROMPT [-n 64 --temp 0 --top-k K --top-p P --seed S --threads N --json]\n"
+            "      generate text; prints speed and a confidence summary at the end\n"
+            "  eval -m M.gguf (--text FILE | --tokens FILE) [--ctx 256] [--ref REF.gguf] [--json]\n"
+            "       [--dump-logits FILE]\n"
+            "      perplexity; with --ref, KL divergence from REF, top-1 agreement and delta-p\n"
+            "  tokenize -m M.gguf (-p TEXT | --text FILE) [--no-bos]\n"
+            "      token ids (works on vocabulary-only GGUFs)\n"
+            "  bench -m M.gguf [-p 512 -n 128 --threads N --json]\n"
+            "      prefill and decode speed, weight bytes per token, memory-bandwidth probe\n"
             "  inspect M.gguf [--json]   describe a GGUF artifact\n"
-            "  cpu                       CPU features and the kernel ISA that would be used\n"
+            "  cpu                       CPU features and the kernel ISA in use (SLMRT_ISA=avx2|scalar lowers it)\n"
             "\n"
-            "run, eval, tokenize and bench arrive with the forward pass.\n"
             "exit codes: 0 ok, 2 usage, 3 bad input, 4 I/O error, 5 internal error\n",
             SLMC_VERSION);
 }
@@ -32,28 +41,17 @@ static int cmd_inspect(int argc, char **argv) {
             printf("usage: slmrt inspect M.gguf [--json]\n");
             return 0;
         } else {
-            fprintf(stderr, "slmrt: error: bad option (see 'slmrt --help')\n");
-            return 2;
+            return slmrt_cli_usage("inspect", "bad option");
         }
     }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "slmrt: error: expected exactly one M.gguf (see 'slmrt --help')\n");
-        return 2;
-    }
+    if (optind + 1 != argc) return slmrt_cli_usage("inspect", "expected exactly one M.gguf");
     slm_diag d = {0};
     slm_model *m = NULL;
-    if (slm_gguf_read(argv[optind], &m, &d) != SLM_OK) {
-        fprintf(stderr, "slmrt: error: %s\n", d.msg);
-        return slm_status_exit_code(d.status);
-    }
+    if (slm_gguf_read(argv[optind], &m, &d) != SLM_OK) return slmrt_cli_fail(&d);
     slm_describe_opts o = {.path = argv[optind], .json = json};
     slm_status st = slm_model_describe(m, stdout, &o, &d);
     slm_model_free(m);
-    if (st != SLM_OK) {
-        fprintf(stderr, "slmrt: error: %s\n", d.msg);
-        return slm_status_exit_code(st);
-    }
-    return 0;
+    return st == SLM_OK ? 0 : slmrt_cli_fail(&d);
 }
 
 static int cmd_cpu(void) {
@@ -79,10 +77,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "cpu")) return cmd_cpu();
-    if (!strcmp(cmd, "run") || !strcmp(cmd, "eval") || !strcmp(cmd, "tokenize") || !strcmp(cmd, "bench")) {
-        fprintf(stderr, "slmrt: error: '%s' is not implemented yet (the forward pass is a later milestone)\n", cmd);
-        return 2;
-    }
+    if (!strcmp(cmd, "run")) return slmrt_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return slmrt_cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tokenize")) return slmrt_cmd_tokenize(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return slmrt_cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "slmrt: error: unknown command '%s' (see 'slmrt --help')\n", cmd);
     return 2;
 }

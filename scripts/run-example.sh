@@ -11,3 +11,4 @@ mkdir -p out
 build/bin/slmc synth --arch llama --preset tiny -o out/tiny
 build/bin/slmc compile out/tiny --type q8_0 -o out/tiny-q8_0.gguf
 build/bin/slmrt inspect out/tiny-q8_0.gguf
+build/bin/slmrt run -m out/tiny-q8_0.gguf -p "The river runs" -n 32

@@ -1,0 +1,56 @@
+/* slmrt.h - the runtime: runs a llama-architecture model exactly as
+ * llama.cpp defines it (RMSNorm, RoPE normal/NEOX, grouped-query attention,
+ * SwiGLU, tied or separate output) on weights in any supported type.
+ *
+ * A model borrows its weights (zero copy) from an slm_model: either one the
+ * runtime opened from a GGUF (memory-mapped), or an in-memory IR model the
+ * compiler has not written yet. A context holds one session's state: KV cache,
+ * scratch buffers, thread count. Several models and contexts may live in one
+ * process; there are no globals besides the read-only CPU feature table. */
+#ifndef SLMRT_H
+#define SLMRT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slm_model.h"
+
+typedef struct slmrt_model slmrt_model;
+typedef struct slmrt_ctx slmrt_ctx;
+
+/* Opens and validates a GGUF (required keys, shapes, types with kernels). */
+slm_status slmrt_model_load(const char *path, slmrt_model **out, slm_diag *d);
+/* Wraps an IR model; `m` stays owned by the caller and must outlive the
+ * runtime model. Its tensors are acquired (loaded if lazy) here. */
+slm_status slmrt_model_from_ir(slm_model *m, slmrt_model **out, slm_diag *d);
+void slmrt_model_free(slmrt_model *rm); /* accepts NULL */
+
+const slm_model *slmrt_model_ir(const slmrt_model *rm);
+int32_t slmrt_model_n_vocab(const slmrt_model *rm);
+
+/* Observer: receives every linear layer's input activations during
+ * evaluation, before the matrix product: `x` is n_tokens rows of n_in floats
+ * (row-major), `weight` the weight tensor's name. Used for calibration. */
+typedef void (*slmrt_observer_fn)(void *user, const char *weight, const float *x, int n_tokens, int n_in);
+
+typedef struct slmrt_ctx_params {
+    int n_ctx;     /* KV cache length in tokens; 0 = the model's context_length */
+    int n_threads; /* 0 = all cores */
+    slmrt_observer_fn observer; /* may be NULL */
+    void *observer_user;
+} slmrt_ctx_params;
+
+slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx **out, slm_diag *d);
+void slmrt_ctx_free(slmrt_ctx *c); /* accepts NULL */
+
+/* Evaluates n tokens at positions n_past .. n_past+n-1 (the KV cache must
+ * hold positions < n_past already). Writes logits for every token into
+ * `logits` (n × n_vocab floats) when all_logits, else only the last token's
+ * (n_vocab floats). Errors: context overflow, token id out of range. */
+slm_status slmrt_eval(slmrt_ctx *c, const int32_t *tokens, int n, int n_past, float *logits, bool all_logits,
+                      slm_diag *d);
+/* Forgets the KV cache (positions start at 0 again). */
+void slmrt_ctx_reset(slmrt_ctx *c);
+int slmrt_ctx_n_ctx(const slmrt_ctx *c);
+
+#endif

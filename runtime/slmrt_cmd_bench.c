@@ -1,0 +1,119 @@
+/* slmrt_cmd_bench.c - `slmrt bench`: prefill and decode speed on a model,
+ * the weight bytes read per decoded token, the bandwidth that implies, and a
+ * memory-bandwidth probe from the same run to compare it with. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slmrt.h"
+#include "slmrt_cli.h"
+#include "slmrt_cpu.h"
+#include "slmrt_membw.h"
+
+/* Every matrix is read once per decoded token; the embedding contributes one
+ * row, unless it doubles as the output matrix. */
+static double weight_bytes_per_token(const slm_model *m) {
+    double b = 0;
+    bool tied = slm_model_find_tensor(m, "output.weight") == NULL;
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        if (strcmp(t->name, "token_embd.weight") == 0 && !tied) b += (double)t->nbytes / (double)t->ne[1];
+        else b += (double)t->nbytes;
+    }
+    return b;
+}
+
+int slmrt_cmd_bench(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
+                                         {"n-gen", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
+                                         {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
+                                         {0}};
+    const char *path = NULL;
+    int n_prompt = 512, n_gen = 128, n_threads = 0;
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:p:n:t:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': path = optarg; break;
+        case 'p': n_prompt = atoi(optarg); break;
+        case 'n': n_gen = atoi(optarg); break;
+        case 't': n_threads = atoi(optarg); break;
+        case 'j': json = true; break;
+        case 'h': printf("usage: slmrt bench -m M.gguf [-p 512] [-n 128] [--threads N] [--json]\n"); return 0;
+        default: return slmrt_cli_usage("bench", "bad option");
+        }
+    }
+    if (!path) return slmrt_cli_usage("bench", "missing -m M.gguf");
+    if (n_prompt < 1 || n_gen < 1) return slmrt_cli_usage("bench", "-p and -n must be at least 1");
+    slm_diag d = {0};
+    slmrt_model *m = NULL;
+    slmrt_ctx *ctx = NULL;
+    int32_t *toks = NULL;
+    float *logits = NULL;
+    double t_load0 = slmrt_now();
+    slm_status st = slmrt_model_load(path, &m, &d);
+    double t_load = slmrt_now() - t_load0;
+    slmrt_ctx_params cp = {.n_ctx = n_prompt + n_gen, .n_threads = n_threads};
+    if (st == SLM_OK) st = slmrt_ctx_new(m, &cp, &ctx, &d);
+    int V = st == SLM_OK ? slmrt_model_n_vocab(m) : 0;
+    if (st == SLM_OK) {
+        toks = malloc((size_t)(n_prompt + n_gen) * sizeof *toks);
+        logits = malloc((size_t)V * sizeof *logits);
+        if (!toks || !logits) st = slm_diag_set(&d, SLM_ERR_NOMEM, "out of memory");
+    }
+    double pp = 0, tg = 0;
+    if (st == SLM_OK) {
+        uint64_t x = 88172645463325252ull;
+        for (int i = 0; i < n_prompt + n_gen; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            toks[i] = (int32_t)(x % (uint64_t)V);
+        }
+        st = slmrt_eval(ctx, toks, 1, 0, logits, false, &d); /* warm-up: fault in the weights */
+        slmrt_ctx_reset(ctx);
+        double t0 = slmrt_now();
+        if (st == SLM_OK) st = slmrt_eval(ctx, toks, n_prompt, 0, logits, false, &d);
+        pp = n_prompt / (slmrt_now() - t0);
+        t0 = slmrt_now();
+        for (int i = 0; st == SLM_OK && i < n_gen; i++)
+            st = slmrt_eval(ctx, toks + n_prompt + i, 1, n_prompt + i, logits, false, &d);
+        tg = n_gen / (slmrt_now() - t0);
+    }
+    if (st == SLM_OK) {
+        double bpt = weight_bytes_per_token(slmrt_model_ir(m));
+        double achieved = bpt * tg / 1e9;
+        double probe = slmrt_membw_probe((size_t)1 << 30, n_threads, 5);
+        const char *isa = slmrt_isa_name(slmrt_isa_select());
+        if (json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "model", json_string(path));
+            json_object_set_new(o, "isa", json_string(isa));
+            json_object_set_new(o, "threads", json_integer(n_threads));
+            json_object_set_new(o, "load_s", json_real(t_load));
+            json_object_set_new(o, "prompt_tokens", json_integer(n_prompt));
+            json_object_set_new(o, "prompt_tokens_per_s", json_real(pp));
+            json_object_set_new(o, "gen_tokens", json_integer(n_gen));
+            json_object_set_new(o, "gen_tokens_per_s", json_real(tg));
+            json_object_set_new(o, "weight_bytes_per_token", json_real(bpt));
+            json_object_set_new(o, "achieved_gb_s", json_real(achieved));
+            json_object_set_new(o, "probe_gb_s", json_real(probe));
+            json_object_set_new(o, "bandwidth_fraction", json_real(probe > 0 ? achieved / probe : 0));
+            json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+            fputc('\n', stdout);
+            json_decref(o);
+        } else {
+            printf("model %s, kernels %s, threads %d, load %.3f s\n", path, isa, n_threads, t_load);
+            printf("prefill  %d tokens: %.1f tokens/s\n", n_prompt, pp);
+            printf("decode   %d tokens: %.2f tokens/s\n", n_gen, tg);
+            printf("weights  %.1f MB read per token -> %.1f GB/s; probe %.1f GB/s (%.0f%%)\n", bpt / 1e6, achieved,
+                   probe, probe > 0 ? 100 * achieved / probe : 0);
+        }
+    }
+    free(toks);
+    free(logits);
+    slmrt_ctx_free(ctx);
+    slmrt_model_free(m);
+    return st == SLM_OK ? 0 : slmrt_cli_fail(&d);
+}

@@ -1,0 +1,383 @@
+/* slmrt_forward.c - contexts and the forward pass of the llama architecture,
+ * step for step as llama.cpp builds its graph (llm_build_llama): token
+ * embedding; per layer RMSNorm, Q/K/V, RoPE, causal grouped-query attention
+ * over an f32 KV cache, output projection, residual, RMSNorm, SwiGLU MLP,
+ * residual; final RMSNorm and the output matrix.
+ *
+ * Everything outside the matrix products is f32 and follows ggml's scalar
+ * definitions (RMSNorm sums squares in double, softmax subtracts the max and
+ * sums in double, RoPE advances theta by repeated multiplication as ggml's
+ * rope cache does), so results stay within the reference tolerances.
+ *
+ * A batch of tokens goes through each layer together, but every token's
+ * arithmetic is exactly what it would be alone (matrix products are one
+ * dot per output row and token; attention reads the cache only up to the
+ * token's own position), so batched and one-at-a-time evaluation give the
+ * same logits. Long batches are processed in chunks of SLMRT_CHUNK tokens to
+ * bound the scratch memory; that does not change results either. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slmrt_model_priv.h"
+#include "slmrt_pool.h"
+
+/* Tokens per internal batch: scratch memory grows with it. */
+#define SLMRT_CHUNK 64
+/* Upper bound on threads a context accepts (far above any real machine). */
+#define SLMRT_MAX_THREADS 1024
+
+struct slmrt_ctx {
+    slmrt_model *m;
+    int n_ctx, n_threads, chunk;
+    slmrt_observer_fn observer;
+    void *observer_user;
+    int n_filled; /* positions [0, n_filled) of the KV cache are valid */
+
+    int q_dim, kv_dim;
+    float *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
+
+    /* per-chunk activations, [chunk][width] */
+    float *x, *h, *q, *k, *v, *att, *g, *u;
+    float *rope_cos, *rope_sin; /* [chunk][n_rot/2] */
+    void *prep;                 /* [chunk][max_prep_row] prepared activations */
+    float *scores;              /* [n_threads][n_ctx] attention weights */
+};
+
+/* ------------------------------------------------------------ matmul */
+
+typedef struct matmul_job {
+    const slmrt_mat *w;
+    const char *prep;
+    int n_tok;
+    float *y;
+    int64_t y_stride;
+} matmul_job;
+
+static void matmul_rows(void *arg, int64_t r0, int64_t r1, int thread) {
+    (void)thread;
+    const matmul_job *j = arg;
+    const slmrt_mat *w = j->w;
+    slmrt_dot_fn dot = w->k->dot;
+    for (int64_t r = r0; r < r1; r++) {
+        const char *row = w->data + (size_t)r * w->row_size;
+        float b = w->bias ? w->bias[r] : 0.0f;
+        /* tokens innermost: the weight row stays in cache across the batch */
+        for (int t = 0; t < j->n_tok; t++) {
+            float s = dot(w->n_in, row, j->prep + (size_t)t * w->prep_row_size);
+            j->y[t * j->y_stride + r] = w->bias ? s + b : s;
+        }
+    }
+}
+
+/* Converts n_tok activation rows of w->n_in floats into w's partner layout. */
+static void prepare(slmrt_ctx *c, const slmrt_mat *w, const float *x, int n_tok) {
+    for (int t = 0; t < n_tok; t++)
+        w->k->prepare(x + (size_t)t * w->n_in, (char *)c->prep + (size_t)t * w->prep_row_size, w->n_in);
+}
+
+static void observe(slmrt_ctx *c, const slmrt_mat *w, const float *x, int n_tok) {
+    if (c->observer) c->observer(c->observer_user, w->t->name, x, n_tok, w->n_in);
+}
+
+/* y[t][r] = W[r] . x[t] (+ bias) for the activations already in c->prep. */
+static void matmul_prepared(slmrt_ctx *c, const slmrt_mat *w, int n_tok, float *y) {
+    matmul_job j = {w, c->prep, n_tok, y, w->n_out};
+    slmrt_parallel_for(c->n_threads, w->n_out, matmul_rows, &j);
+}
+
+static void linear(slmrt_ctx *c, const slmrt_mat *w, const float *x, int n_tok, float *y) {
+    observe(c, w, x, n_tok);
+    prepare(c, w, x, n_tok);
+    matmul_prepared(c, w, n_tok, y);
+}
+
+/* Several matrices reading the same input (Q/K/V, gate/up): the observer sees
+ * each weight name, and the input is prepared again only when the partner
+ * layout changes. */
+static void linear_shared(slmrt_ctx *c, const slmrt_mat *const *ws, float *const *ys, int n, const float *x,
+                          int n_tok) {
+    for (int i = 0; i < n; i++) observe(c, ws[i], x, n_tok);
+    for (int i = 0; i < n; i++) {
+        if (i == 0 || ws[i]->k->prepare != ws[i - 1]->k->prepare || ws[i]->k->partner != ws[i - 1]->k->partner)
+            prepare(c, ws[i], x, n_tok);
+        matmul_prepared(c, ws[i], n_tok, ys[i]);
+    }
+}
+
+/* ------------------------------------------------------- elementwise */
+
+/* ggml_compute_forward_rms_norm_f32 followed by the weight multiply. */
+static void rms_norm(const float *x, const float *w, float *y, int n, float eps) {
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+
+/* cos/sin of theta for each token's position and each rotated pair, as
+ * ggml_rope_cache_init computes them with ext_factor 0 and attn_factor 1. */
+static void rope_tables(slmrt_ctx *c, int pos0, int n_tok) {
+    const slmrt_model *m = c->m;
+    const int half = m->n_rot / 2;
+    const float theta_scale = powf(m->freq_base, -2.0f / (float)m->n_rot);
+    for (int t = 0; t < n_tok; t++) {
+        float theta_base = (float)(pos0 + t);
+        float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
+        for (int i = 0; i < half; i++) {
+            const float ff = m->rope_freqs ? m->rope_freqs[i] : 1.0f;
+            const float theta = m->freq_scale * (theta_base / ff);
+            cs[i] = cosf(theta);
+            sn[i] = sinf(theta);
+            theta_base *= theta_scale;
+        }
+    }
+}
+
+/* Rotates the first n_rot dims of each of n_heads heads of one token. */
+static void rope_apply(const slmrt_model *m, float *v, int n_heads, const float *cs, const float *sn) {
+    const int hd = m->head_dim, half = m->n_rot / 2;
+    for (int h = 0; h < n_heads; h++) {
+        float *x = v + (size_t)h * hd;
+        for (int i = 0; i < half; i++) {
+            int a, b;
+            if (m->rope_mode == SLMRT_ROPE_NEOX) {
+                a = i;
+                b = i + half;
+            } else {
+                a = 2 * i;
+                b = 2 * i + 1;
+            }
+            const float x0 = x[a], x1 = x[b];
+            x[a] = x0 * cs[i] - x1 * sn[i];
+            x[b] = x0 * sn[i] + x1 * cs[i];
+        }
+    }
+}
+
+/* --------------------------------------------------------- attention */
+
+typedef struct attn_job {
+    slmrt_ctx *c;
+    int layer, pos0, n_tok;
+} attn_job;
+
+/* One (token, head) pair per index: softmax(q.K^T * scale) V over positions
+ * 0..pos of the token, with K/V from the query head's KV group. */
+static void attn_heads(void *arg, int64_t j0, int64_t j1, int thread) {
+    const attn_job *j = arg;
+    slmrt_ctx *c = j->c;
+    const slmrt_model *m = c->m;
+    const slmrt_kernels *k = m->kern;
+    const int hd = m->head_dim, group = m->n_head / m->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = c->scores + (size_t)thread * c->n_ctx;
+    const size_t layer_off = (size_t)j->layer * c->n_ctx * c->kv_dim;
+    for (int64_t idx = j0; idx < j1; idx++) {
+        const int t = (int)(idx / m->n_head), h = (int)(idx % m->n_head);
+        const int pos = j->pos0 + t, kvh = h / group;
+        const float *q = c->q + (size_t)t * c->q_dim + (size_t)h * hd;
+        const float *kc = c->k_cache + layer_off + (size_t)kvh * hd;
+        const float *vc = c->v_cache + layer_off + (size_t)kvh * hd;
+        float mx = -INFINITY;
+        for (int p = 0; p <= pos; p++) {
+            sc[p] = k->dot_f32(hd, q, kc + (size_t)p * c->kv_dim) * scale;
+            if (sc[p] > mx) mx = sc[p];
+        }
+        double sum = 0.0;
+        for (int p = 0; p <= pos; p++) {
+            const float e = expf(sc[p] - mx);
+            sc[p] = e;
+            sum += (double)e;
+        }
+        const float inv = (float)(1.0 / sum);
+        float *out = c->att + (size_t)t * c->q_dim + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (int p = 0; p <= pos; p++) k->axpy_f32(hd, sc[p] * inv, vc + (size_t)p * c->kv_dim, out);
+    }
+}
+
+/* ----------------------------------------------------------- forward */
+
+/* Runs n_tok tokens at positions pos0.. through the model. When out is
+ * non-NULL, writes logits: for every token when all, else for the last. */
+static void forward_chunk(slmrt_ctx *c, const int32_t *toks, int n_tok, int pos0, float *out, bool all) {
+    const slmrt_model *m = c->m;
+    const int E = m->n_embd, F = m->n_ff, half = m->n_rot / 2;
+    const slm_type_traits *etr = slm_type_traits_get(m->tok_embd->type);
+    const size_t ers = slm_type_row_size(m->tok_embd->type, m->tok_embd->ne[0]);
+
+    for (int t = 0; t < n_tok; t++)
+        etr->to_f32((const char *)m->tok_embd->data + (size_t)toks[t] * ers, c->x + (size_t)t * E, E);
+    rope_tables(c, pos0, n_tok);
+
+    for (int l = 0; l < m->n_layer; l++) {
+        const slmrt_layer *L = &m->layers[l];
+        for (int t = 0; t < n_tok; t++)
+            rms_norm(c->x + (size_t)t * E, L->attn_norm, c->h + (size_t)t * E, E, m->rms_eps);
+        {
+            const slmrt_mat *ws[3] = {&L->wq, &L->wk, &L->wv};
+            float *ys[3] = {c->q, c->k, c->v};
+            linear_shared(c, ws, ys, 3, c->h, n_tok);
+        }
+        const size_t layer_off = (size_t)l * c->n_ctx * c->kv_dim;
+        for (int t = 0; t < n_tok; t++) {
+            const float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
+            rope_apply(m, c->q + (size_t)t * c->q_dim, m->n_head, cs, sn);
+            rope_apply(m, c->k + (size_t)t * c->kv_dim, m->n_head_kv, cs, sn);
+            const size_t at = layer_off + (size_t)(pos0 + t) * c->kv_dim;
+            memcpy(c->k_cache + at, c->k + (size_t)t * c->kv_dim, (size_t)c->kv_dim * sizeof(float));
+            memcpy(c->v_cache + at, c->v + (size_t)t * c->kv_dim, (size_t)c->kv_dim * sizeof(float));
+        }
+        attn_job aj = {c, l, pos0, n_tok};
+        slmrt_parallel_for(c->n_threads, (int64_t)n_tok * m->n_head, attn_heads, &aj);
+        linear(c, &L->wo, c->att, n_tok, c->h);
+        for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->h[i];
+
+        for (int t = 0; t < n_tok; t++)
+            rms_norm(c->x + (size_t)t * E, L->ffn_norm, c->h + (size_t)t * E, E, m->rms_eps);
+        {
+            const slmrt_mat *ws[2] = {&L->w_gate, &L->w_up};
+            float *ys[2] = {c->g, c->u};
+            linear_shared(c, ws, ys, 2, c->h, n_tok);
+        }
+        for (size_t i = 0; i < (size_t)n_tok * F; i++) {
+            const float g = c->g[i];
+            c->g[i] = (g / (1.0f + expf(-g))) * c->u[i]; /* silu(gate) * up */
+        }
+        linear(c, &L->w_down, c->g, n_tok, c->h);
+        for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->h[i];
+    }
+
+    if (!out) return;
+    /* Only the rows whose logits are wanted go through the output matrix, so
+     * with last-token-only output its observer sees one row. */
+    const int first = all ? 0 : n_tok - 1, n_out = n_tok - first;
+    for (int t = first; t < n_tok; t++)
+        rms_norm(c->x + (size_t)t * E, m->output_norm, c->h + (size_t)(t - first) * E, E, m->rms_eps);
+    linear(c, &m->output, c->h, n_out, out);
+}
+
+slm_status slmrt_eval(slmrt_ctx *c, const int32_t *tokens, int n, int n_past, float *logits, bool all_logits,
+                      slm_diag *d) {
+    if (!c || !tokens || !logits) return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_eval: NULL context, tokens or logits");
+    if (n <= 0) return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_eval: %d tokens (need at least 1)", n);
+    if (n_past < 0) return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_eval: negative n_past %d", n_past);
+    if ((int64_t)n_past + n > c->n_ctx)
+        return slm_diag_set(d, SLM_ERR_USAGE, "context overflow: %d tokens after n_past %d need %lld positions "
+                            "(n_ctx %d)", n, n_past, (long long)n_past + n, c->n_ctx);
+    if (n_past > c->n_filled)
+        return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_eval: n_past %d but the KV cache holds only %d positions "
+                            "(evaluate the earlier tokens first)", n_past, c->n_filled);
+    const int V = c->m->n_vocab;
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return slm_diag_set(d, SLM_ERR_USAGE, "token id %d (at index %d) is out of range: n_vocab %d",
+                                (int)tokens[i], i, V);
+    for (int off = 0; off < n; off += c->chunk) {
+        const int nb = n - off < c->chunk ? n - off : c->chunk;
+        const bool last = off + nb == n;
+        float *out = all_logits ? logits + (size_t)off * V : (last ? logits : NULL);
+        forward_chunk(c, tokens + off, nb, n_past + off, out, all_logits);
+    }
+    /* later positions, if any, were computed from a different history */
+    c->n_filled = n_past + n;
+    return SLM_OK;
+}
+
+/* ----------------------------------------------------------- context */
+
+static void *alloc_floats(size_t n, bool zero) {
+    if (n == 0) n = 1;
+    if (n > SIZE_MAX / sizeof(float)) return NULL;
+    return zero ? calloc(n, sizeof(float)) : malloc(n * sizeof(float));
+}
+
+slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx **out, slm_diag *d) {
+    if (!out) return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_ctx_new: out is NULL");
+    *out = NULL;
+    if (!rm) return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_ctx_new: model is NULL");
+    slmrt_ctx_params def = {0};
+    if (!p) p = &def;
+    if (p->n_ctx < 0) return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_ctx_new: negative n_ctx %d", p->n_ctx);
+    if (p->n_threads < 0 || p->n_threads > SLMRT_MAX_THREADS)
+        return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_ctx_new: n_threads %d is not in 0..%d", p->n_threads,
+                            SLMRT_MAX_THREADS);
+    slmrt_ctx *c = calloc(1, sizeof *c);
+    if (!c) return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    c->m = rm;
+    c->n_ctx = p->n_ctx ? p->n_ctx : rm->n_ctx_train;
+    c->n_threads = p->n_threads ? p->n_threads : slmrt_pool_default_threads();
+    c->observer = p->observer;
+    c->observer_user = p->observer_user;
+    c->chunk = c->n_ctx < SLMRT_CHUNK ? c->n_ctx : SLMRT_CHUNK;
+    if (c->n_ctx <= 0) {
+        free(c);
+        return slm_diag_set(d, SLM_ERR_USAGE, "slmrt_ctx_new: n_ctx is 0 (the model has no context_length)");
+    }
+    c->q_dim = rm->n_head * rm->head_dim;
+    c->kv_dim = rm->n_head_kv * rm->head_dim;
+
+    const size_t ch = (size_t)c->chunk;
+    /* dims are capped at load (SLMRT_MAX_DIM) and chunk is small, so only the
+     * KV cache size (n_ctx is the caller's) can overflow */
+    const size_t per_pos = (size_t)rm->n_layer * (size_t)c->kv_dim * 2 * sizeof(float);
+    if ((size_t)c->n_ctx > SIZE_MAX / 2 / per_pos) {
+        int n_ctx = c->n_ctx;
+        free(c);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "slmrt_ctx_new: a KV cache of %d tokens does not fit in memory",
+                            n_ctx);
+    }
+    const size_t kv_n = (size_t)rm->n_layer * (size_t)c->n_ctx * (size_t)c->kv_dim;
+    c->k_cache = alloc_floats(kv_n, true);
+    c->v_cache = alloc_floats(kv_n, true);
+    c->x = alloc_floats(ch * rm->n_embd, false);
+    c->h = alloc_floats(ch * rm->n_embd, false);
+    c->q = alloc_floats(ch * c->q_dim, false);
+    c->att = alloc_floats(ch * c->q_dim, false);
+    c->k = alloc_floats(ch * c->kv_dim, false);
+    c->v = alloc_floats(ch * c->kv_dim, false);
+    c->g = alloc_floats(ch * rm->n_ff, false);
+    c->u = alloc_floats(ch * rm->n_ff, false);
+    c->rope_cos = alloc_floats(ch * (rm->n_rot / 2), false);
+    c->rope_sin = alloc_floats(ch * (rm->n_rot / 2), false);
+    c->scores = alloc_floats((size_t)c->n_threads * c->n_ctx, false);
+    /* 64-byte aligned so vector kernels see aligned rows when the row size allows */
+    size_t prep_bytes = (ch * rm->max_prep_row + 63) / 64 * 64;
+    c->prep = aligned_alloc(64, prep_bytes ? prep_bytes : 64);
+    if (!c->k_cache || !c->v_cache || !c->x || !c->h || !c->q || !c->att || !c->k || !c->v || !c->g || !c->u ||
+        !c->rope_cos || !c->rope_sin || !c->scores || !c->prep) {
+        slmrt_ctx_free(c);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory for a context of %d tokens (KV cache %zu MiB)",
+                            p->n_ctx ? p->n_ctx : rm->n_ctx_train, kv_n * 2 * sizeof(float) >> 20);
+    }
+    *out = c;
+    return SLM_OK;
+}
+
+void slmrt_ctx_free(slmrt_ctx *c) {
+    if (!c) return;
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->x);
+    free(c->h);
+    free(c->q);
+    free(c->att);
+    free(c->k);
+    free(c->v);
+    free(c->g);
+    free(c->u);
+    free(c->rope_cos);
+    free(c->rope_sin);
+    free(c->scores);
+    free(c->prep);
+    free(c);
+}
+
+void slmrt_ctx_reset(slmrt_ctx *c) {
+    if (c) c->n_filled = 0;
+}
+
+int slmrt_ctx_n_ctx(const slmrt_ctx *c) { return c ? c->n_ctx : 0; }

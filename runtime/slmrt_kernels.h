@@ -1,0 +1,49 @@
+/* slmrt_kernels.h - the per-ISA kernel table. Every kernel has a scalar
+ * reference (slmrt_kernels_scalar.c); the AVX2 and AVX-512 versions live in
+ * their own files compiled with their own flags and must agree with it
+ * (tests/check_kernels.c runs every ISA the CPU has on the same inputs).
+ *
+ * Matrix-vector products work on quantized blocks directly: the activation
+ * row is quantized once per matmul to the weight type's "dot partner"
+ * (Q8_0 for Q4_0 and Q8_0 weights, as ggml does), and each output is an
+ * integer dot product per block scaled by the two block scales. */
+#ifndef SLMRT_KERNELS_H
+#define SLMRT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slm_type.h"
+#include "slmrt_cpu.h"
+
+/* Dot product of one weight row (n elements, in the weight type's layout)
+ * with one prepared activation row (in the partner layout). */
+typedef float (*slmrt_dot_fn)(int n, const void *w_row, const void *x_prepared);
+/* Converts an f32 activation row (n elements) into the partner layout. */
+typedef void (*slmrt_prepare_fn)(const float *x, void *out, int n);
+
+typedef struct slmrt_type_kernels {
+    slm_type partner;         /* activation layout: F32, F16 or Q8_0 */
+    slmrt_prepare_fn prepare; /* f32 -> partner */
+    slmrt_dot_fn dot;         /* weight row · prepared row */
+} slmrt_type_kernels;
+
+typedef struct slmrt_kernels {
+    slmrt_isa isa;
+    slmrt_type_kernels by_type[SLM_TYPE_COUNT]; /* dot == NULL: type unsupported */
+    /* f32 helpers for the rest of the forward pass */
+    float (*dot_f32)(int n, const float *a, const float *b);
+    void (*axpy_f32)(int n, float a, const float *x, float *y); /* y += a*x */
+} slmrt_kernels;
+
+/* The table for an ISA (NULL if this build/CPU lacks it). */
+const slmrt_kernels *slmrt_kernels_for(slmrt_isa isa);
+/* The table slmrt_isa_select() picks. */
+const slmrt_kernels *slmrt_kernels_best(void);
+
+/* Per-ISA constructors, each in its own file. */
+void slmrt_kernels_init_scalar(slmrt_kernels *k);
+void slmrt_kernels_init_avx2(slmrt_kernels *k);
+void slmrt_kernels_init_avx512(slmrt_kernels *k);
+
+#endif

@@ -1,0 +1,682 @@
+/* check_kernels.c - unit tests for the kernel tables (slmrt_kernels*.c).
+ *
+ * The scalar table is checked against answers computed here independently
+ * (rows decoded with the formats codecs and multiplied in double, plus a few
+ * worked by hand); every SIMD table this CPU can run, including the AVX-512
+ * variants without VNNI/BF16, is then held to the scalar one on the same
+ * inputs: prepare must write identical bytes, dots must agree to within
+ * float summation order (1e-5 of the sum of |terms|). Inputs come from a
+ * fixed xorshift seed, so a failure reproduces. */
+#include <check.h>
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "slm_type.h"
+#include "slmrt_kernels.h"
+#include "slmrt_kernels_impl.h"
+#include "test_support.h"
+
+/* ----------------------------------------------------------- utilities */
+
+static uint32_t rng_next(uint32_t *s) {
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+/* Uniform in [-1, 1). */
+static float rng_unit(uint32_t *s) { return (float)(rng_next(s) >> 8) * 0x1p-23f - 1.0f; }
+
+static float float_of(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Loops record failures and assert once: each passing ck_assert costs a
+ * message to the Check parent process. */
+#define EXPECT_BEGIN()       \
+    int n_bad = 0;           \
+    char first_bad[320] = ""
+#define EXPECT(cond, ...)                                                               \
+    do {                                                                                \
+        if (!(cond) && n_bad++ == 0) snprintf(first_bad, sizeof first_bad, __VA_ARGS__); \
+    } while (0)
+#define EXPECT_END() ck_assert_msg(n_bad == 0, "%d failures, first: %s", n_bad, first_bad)
+
+/* The weight types with kernels today. */
+static const slm_type supported_types[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_Q8_0, SLM_TYPE_Q4_0};
+#define N_SUPPORTED (int)(sizeof supported_types / sizeof supported_types[0])
+
+static const int float_lengths[] = {1,   2,   3,   5,   7,   8,   9,    15,   16,   17,   31,   32,  33,
+                                    47,  63,  64,  65,  96,  100, 127,  128,  129,  255,  256,  257,
+                                    1000, 2048, 2049, 5632, 5633};
+#define N_FLOAT_LENGTHS (int)(sizeof float_lengths / sizeof float_lengths[0])
+
+/* Quantized rows: every block count 1..20 (the SIMD code takes blocks 8 at
+ * a time and the rest one by one), and the usual model widths. */
+static int quant_length(int i) { return i < 20 ? 32 * (i + 1) : (int[]){256, 1024, 2048, 5632}[i - 20]; }
+#define N_QUANT_LENGTHS 24
+
+static bool type_is_blocked(slm_type t) { return slm_type_traits_get(t)->blck > 1; }
+
+/* A buffer whose start is `misalign` bytes past a malloc'd (aligned) one:
+ * kernels may not assume alignment. */
+typedef struct test_buf {
+    uint8_t *base;
+    uint8_t *p;
+} test_buf;
+
+static test_buf buf_alloc(size_t size, size_t misalign) {
+    test_buf b;
+    b.base = malloc(size + misalign);
+    ck_assert_ptr_nonnull(b.base);
+    b.p = b.base + misalign;
+    return b;
+}
+
+static void buf_free(test_buf *b) { free(b->base); }
+
+/* Random activations: uniform values with a per-32 magnitude that varies
+ * over several octaves, as real activations do. */
+static void fill_activations(float *x, int n, uint32_t *s) {
+    float scale = 1.0f;
+    for (int i = 0; i < n; i++) {
+        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_next(s) % 12) - 6);
+        x[i] = rng_unit(s) * scale;
+    }
+}
+
+/* A weight row of type t: either the reference encoding of random values,
+ * or (raw) random bytes with a sane fp16 scale per block, so that every
+ * quantized value occurs, -128 included for Q8_0. */
+static void fill_weights(slm_type t, uint8_t *w, int n, uint32_t *s, bool raw) {
+    const slm_type_traits *tt = slm_type_traits_get(t);
+    if (raw && tt->blck > 1) {
+        const int nb = n / tt->blck;
+        for (int b = 0; b < nb; b++) {
+            uint8_t *blk = w + (size_t)b * tt->type_size;
+            for (int j = 2; j < tt->type_size; j++) blk[j] = (uint8_t)rng_next(s);
+            const uint16_t d = slm_f32_to_f16(ldexpf(0.5f + 0.5f * fabsf(rng_unit(s)), -(int)(rng_next(s) % 10)));
+            blk[0] = (uint8_t)(d & 0xFF);
+            blk[1] = (uint8_t)(d >> 8);
+        }
+        return;
+    }
+    float *v = malloc((size_t)n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (int i = 0; i < n; i++) v[i] = rng_unit(s) * 0.1f;
+    tt->from_f32(v, w, n);
+    free(v);
+}
+
+/* Σ w_i x_i in double from the decoded rows (and Σ |w_i x_i| as the scale
+ * of the rounding error), independent of the kernels. */
+static double reference_dot(slm_type wt, const void *w, slm_type xt, const void *x, int n, double *abs_sum) {
+    float *wf = malloc((size_t)n * sizeof *wf), *xf = malloc((size_t)n * sizeof *xf);
+    ck_assert(wf && xf);
+    slm_type_traits_get(wt)->to_f32(w, wf, n);
+    slm_type_traits_get(xt)->to_f32(x, xf, n);
+    double sum = 0.0, sum_abs = 0.0;
+    for (int i = 0; i < n; i++) {
+        const double term = (double)wf[i] * (double)xf[i];
+        sum += term;
+        sum_abs += fabs(term);
+    }
+    free(wf);
+    free(xf);
+    if (abs_sum) *abs_sum = sum_abs;
+    return sum;
+}
+
+static bool close_enough(double got, double want, double abs_sum) {
+    return fabs(got - want) <= 1e-5 * abs_sum + 1e-30;
+}
+
+/* Every SIMD table this CPU can run: the ones slmrt_kernels_for hands out,
+ * plus each AVX-512 variant the CPU supports, so that the code paths for
+ * AVX-512 CPUs without VNNI or BF16 are exercised here too. */
+typedef struct simd_table {
+    char name[48];
+    slmrt_kernels k;
+} simd_table;
+
+static int collect_simd_tables(simd_table out[8]) {
+    int count = 0;
+    const slmrt_kernels *avx2 = slmrt_kernels_for(SLMRT_ISA_AVX2);
+    if (avx2) {
+        snprintf(out[count].name, sizeof out[count].name, "avx2");
+        out[count++].k = *avx2;
+    }
+    const slmrt_kernels *avx512 = slmrt_kernels_for(SLMRT_ISA_AVX512);
+    if (avx512) {
+        const slmrt_cpu *c = slmrt_cpu_get();
+        snprintf(out[count].name, sizeof out[count].name, "avx512 (as selected)");
+        out[count++].k = *avx512;
+        for (int vnni = 0; vnni <= (int)c->avx512_vnni; vnni++)
+            for (int bf16 = 0; bf16 <= (int)c->avx512_bf16; bf16++) {
+                snprintf(out[count].name, sizeof out[count].name, "avx512%s%s", vnni ? "+vnni" : "-vnni",
+                         bf16 ? "+bf16" : "-bf16");
+                slmrt_kernels_init_avx512_with(&out[count++].k, vnni, bf16);
+            }
+    }
+    return count;
+}
+
+/* ------------------------------------------------------- table shapes */
+
+START_TEST(test_tables_shape) {
+    const slmrt_kernels *scalar = slmrt_kernels_for(SLMRT_ISA_SCALAR);
+    ck_assert_ptr_nonnull(scalar);
+    ck_assert_int_eq(scalar->isa, SLMRT_ISA_SCALAR);
+    ck_assert_ptr_eq(slmrt_kernels_for(SLMRT_ISA_SCALAR), scalar); /* built once */
+    ck_assert_ptr_null(slmrt_kernels_for((slmrt_isa)3));
+    ck_assert_ptr_null(slmrt_kernels_for((slmrt_isa)-1));
+    ck_assert_ptr_nonnull(slmrt_kernels_best());
+
+    /* Exactly the supported types have kernels, with ggml's partners. */
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        bool supported = false;
+        for (int i = 0; i < N_SUPPORTED; i++) supported |= supported_types[i] == (slm_type)t;
+        ck_assert_msg((scalar->by_type[t].dot != NULL) == supported, "type %s", slm_type_name(t));
+    }
+    ck_assert_int_eq(scalar->by_type[SLM_TYPE_F32].partner, SLM_TYPE_F32);
+    ck_assert_int_eq(scalar->by_type[SLM_TYPE_F16].partner, SLM_TYPE_F16);
+    ck_assert_int_eq(scalar->by_type[SLM_TYPE_BF16].partner, SLM_TYPE_BF16);
+    ck_assert_int_eq(scalar->by_type[SLM_TYPE_Q8_0].partner, SLM_TYPE_Q8_0);
+    ck_assert_int_eq(scalar->by_type[SLM_TYPE_Q4_0].partner, SLM_TYPE_Q8_0);
+
+    /* The AVX2 table is there exactly when the CPU has what it needs. */
+    ck_assert_int_eq(slmrt_kernels_for(SLMRT_ISA_AVX2) != NULL, slmrt_kernels_cpu_has_avx2());
+    ck_assert_int_eq(slmrt_kernels_for(SLMRT_ISA_AVX512) != NULL, slmrt_kernels_cpu_has_avx512());
+
+    simd_table tables[8];
+    const int n_tables = collect_simd_tables(tables);
+    for (int i = 0; i < n_tables; i++) {
+        const slmrt_kernels *k = &tables[i].k;
+        ck_assert_int_eq(k->isa, strncmp(tables[i].name, "avx512", 6) ? SLMRT_ISA_AVX2 : SLMRT_ISA_AVX512);
+        ck_assert(k->dot_f32 && k->axpy_f32);
+        for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+            const slmrt_type_kernels *a = &k->by_type[t], *b = &scalar->by_type[t];
+            ck_assert_msg((a->dot != NULL) == (b->dot != NULL), "%s: %s", tables[i].name, slm_type_name(t));
+            if (!b->dot) continue;
+            ck_assert_msg(a->prepare != NULL && a->partner == b->partner, "%s: %s", tables[i].name, slm_type_name(t));
+        }
+    }
+}
+END_TEST
+
+/* ------------------------------------------------- scalar known answers */
+
+static void store_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v & 0xFF);
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* Worked by hand. The activation row has amax 127, so d = 1 and id = 1 and
+ * the quantized values are roundf of the inputs: halves go away from zero
+ * (2.5 -> 3, -2.5 -> -3, 0.5 -> 1), unlike lrintf. */
+static void hand_activation_q8_0(float x[32]) {
+    memset(x, 0, 32 * sizeof *x);
+    x[0] = 127.0f;
+    x[1] = 2.5f;
+    x[2] = -2.5f;
+    x[3] = 0.5f;
+    x[4] = -0.5f;
+    x[5] = 1.49f;
+    x[16] = -2.5f;
+}
+
+static void check_hand_answers(const slmrt_kernels *k, const char *name) {
+    float x[32];
+    hand_activation_q8_0(x);
+    slmrt_block_q8_0 xq;
+    k->by_type[SLM_TYPE_Q8_0].prepare(x, &xq, 32);
+    ck_assert_msg(xq.d[0] == 0x00 && xq.d[1] == 0x3C, "%s: d must be fp16 1.0", name);
+    static const int8_t want_q[32] = {127, 3, -3, 1, -1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                      -3,  0, 0,  0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert_msg(memcmp(xq.qs, want_q, 32) == 0, "%s: q8_0 activation bytes", name);
+
+    /* Q8_0 weight d = 0.5, qs = 1..6: 127 + 6 - 9 + 4 - 5 + 6 = 129, times
+     * 0.5 * 1. */
+    slmrt_block_q8_0 wq;
+    memset(&wq, 0, sizeof wq);
+    store_u16(wq.d, 0x3800);
+    for (int j = 0; j < 6; j++) wq.qs[j] = (int8_t)(j + 1);
+    ck_assert_msg(k->by_type[SLM_TYPE_Q8_0].dot(32, &wq, &xq) == 64.5f, "%s: q8_0 dot", name);
+
+    /* Q4_0 weight d = 0.25: element 0 is nibble 15 (+7), element 16 nibble
+     * 0 (-8), all others nibble 8 (0): 7*127 + (-8)*(-3) = 913, times 0.25. */
+    slmrt_block_q4_0 w4;
+    store_u16(w4.d, 0x3400);
+    memset(w4.qs, 0x88, sizeof w4.qs);
+    w4.qs[0] = 0x0F;
+    ck_assert_msg(k->by_type[SLM_TYPE_Q4_0].dot(32, &w4, &xq) == 228.25f, "%s: q4_0 dot", name);
+
+    /* F16 / BF16: the activation is rounded to the partner type first, so
+     * 0.1 counts as fp16 0.0999755859375 and bf16 0.10009765625. */
+    const float xf[3] = {0.1f, 3.0f, 0.25f};
+    uint8_t w16[6], x16[6];
+    store_u16(w16, 0x3C00);     /* 1.0 */
+    store_u16(w16 + 2, 0xB800); /* -0.5 */
+    store_u16(w16 + 4, 0x4000); /* 2.0 */
+    k->by_type[SLM_TYPE_F16].prepare(xf, x16, 3);
+    ck_assert_msg(k->by_type[SLM_TYPE_F16].dot(3, w16, x16) == 0.0999755859375f - 1.5f + 0.5f, "%s: f16 dot", name);
+    store_u16(w16, 0x3F80);     /* 1.0 */
+    store_u16(w16 + 2, 0xBF00); /* -0.5 */
+    store_u16(w16 + 4, 0x4000); /* 2.0 */
+    k->by_type[SLM_TYPE_BF16].prepare(xf, x16, 3);
+    ck_assert_msg(k->by_type[SLM_TYPE_BF16].dot(3, w16, x16) == 0.10009765625f - 1.5f + 0.5f, "%s: bf16 dot", name);
+
+    const float wf[3] = {1.0f, -0.5f, 2.0f};
+    uint8_t x32[12];
+    k->by_type[SLM_TYPE_F32].prepare(xf, x32, 3);
+    ck_assert_msg(fabsf(k->by_type[SLM_TYPE_F32].dot(3, wf, x32) - (0.1f - 1.5f + 0.5f)) < 1e-7f, "%s: f32 dot",
+                  name);
+    ck_assert_msg(fabsf(k->dot_f32(3, wf, xf) - (0.1f - 1.5f + 0.5f)) < 1e-7f, "%s: dot_f32", name);
+    float y[3] = {1.0f, 1.0f, 1.0f};
+    k->axpy_f32(3, 2.0f, wf, y);
+    ck_assert_msg(y[0] == 3.0f && y[1] == 0.0f && y[2] == 5.0f, "%s: axpy", name);
+}
+
+START_TEST(test_scalar_hand_answers) { check_hand_answers(slmrt_kernels_for(SLMRT_ISA_SCALAR), "scalar"); }
+END_TEST
+
+START_TEST(test_simd_hand_answers) {
+    simd_table tables[8];
+    const int n_tables = collect_simd_tables(tables);
+    for (int i = 0; i < n_tables; i++) check_hand_answers(&tables[i].k, tables[i].name);
+}
+END_TEST
+
+/* The scalar dot of each type against the decoded rows multiplied in
+ * double; the scalar prepare against the formats encoders. */
+START_TEST(test_scalar_known_answers) {
+    const slmrt_kernels *k = slmrt_kernels_for(SLMRT_ISA_SCALAR);
+    uint32_t seed = 0x5EED0001u;
+    EXPECT_BEGIN();
+    for (int ti = 0; ti < N_SUPPORTED; ti++) {
+        const slm_type t = supported_types[ti];
+        const slmrt_type_kernels *tk = &k->by_type[t];
+        const int n_lengths = type_is_blocked(t) ? N_QUANT_LENGTHS : N_FLOAT_LENGTHS;
+        for (int li = 0; li < n_lengths; li++) {
+            const int n = type_is_blocked(t) ? quant_length(li) : float_lengths[li];
+            for (int raw = 0; raw <= (int)type_is_blocked(t); raw++) {
+                test_buf w = buf_alloc(slm_type_row_size(t, n), 1);
+                test_buf xp = buf_alloc(slm_type_row_size(tk->partner, n), 3);
+                test_buf want = buf_alloc(slm_type_row_size(tk->partner, n), 0);
+                float *x = malloc((size_t)n * sizeof *x);
+                ck_assert_ptr_nonnull(x);
+                fill_weights(t, w.p, n, &seed, raw);
+                fill_activations(x, n, &seed);
+                tk->prepare(x, xp.p, n);
+                slm_type_traits_get(tk->partner)->from_f32(x, want.p, n);
+                EXPECT(memcmp(xp.p, want.p, slm_type_row_size(tk->partner, n)) == 0, "%s n=%d: prepare bytes",
+                       slm_type_name(t), n);
+                double abs_sum;
+                const double expect = reference_dot(t, w.p, tk->partner, xp.p, n, &abs_sum);
+                const float got = tk->dot(n, w.p, xp.p);
+                EXPECT(close_enough(got, expect, abs_sum), "%s n=%d raw=%d: dot %.9g, want %.9g (sum|terms| %.3g)",
+                       slm_type_name(t), n, raw, got, expect, abs_sum);
+                free(x);
+                buf_free(&w);
+                buf_free(&xp);
+                buf_free(&want);
+            }
+        }
+    }
+    /* The f32 helpers. */
+    for (int li = 0; li < N_FLOAT_LENGTHS; li++) {
+        const int n = float_lengths[li];
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        float *y = malloc((size_t)n * sizeof *y);
+        ck_assert(a && b && y);
+        fill_activations(a, n, &seed);
+        fill_activations(b, n, &seed);
+        double sum = 0.0, abs_sum = 0.0;
+        for (int i = 0; i < n; i++) {
+            sum += (double)a[i] * b[i];
+            abs_sum += fabs((double)a[i] * b[i]);
+        }
+        const float got = k->dot_f32(n, a, b);
+        EXPECT(close_enough(got, sum, abs_sum), "dot_f32 n=%d: %.9g, want %.9g", n, got, sum);
+        memcpy(y, b, (size_t)n * sizeof *y);
+        k->axpy_f32(n, 0.75f, a, y);
+        for (int i = 0; i < n; i++) {
+            const double want = b[i] + 0.75 * (double)a[i];
+            EXPECT(fabs(y[i] - want) <= 1.2e-7 * (fabs(b[i]) + fabs(0.75 * a[i])), "axpy n=%d i=%d", n, i);
+        }
+        free(a);
+        free(b);
+        free(y);
+    }
+    EXPECT_END();
+}
+END_TEST
+
+/* ------------------------------------------------- SIMD against scalar */
+
+START_TEST(test_simd_dots_match_scalar) {
+    const slmrt_kernels *scalar = slmrt_kernels_for(SLMRT_ISA_SCALAR);
+    simd_table tables[8];
+    const int n_tables = collect_simd_tables(tables);
+    if (n_tables == 0) {
+        fprintf(stderr, "check_kernels: no SIMD table on this CPU, nothing to compare\n");
+        return;
+    }
+    uint32_t seed = 0x5EED0002u;
+    EXPECT_BEGIN();
+    for (int ti = 0; ti < N_SUPPORTED; ti++) {
+        const slm_type t = supported_types[ti];
+        const slmrt_type_kernels *ref = &scalar->by_type[t];
+        const int n_lengths = type_is_blocked(t) ? N_QUANT_LENGTHS : N_FLOAT_LENGTHS;
+        for (int li = 0; li < n_lengths; li++) {
+            const int n = type_is_blocked(t) ? quant_length(li) : float_lengths[li];
+            for (int raw = 0; raw <= (int)type_is_blocked(t); raw++) {
+                const size_t x_size = slm_type_row_size(ref->partner, n);
+                test_buf w = buf_alloc(slm_type_row_size(t, n), 1);
+                test_buf xp_ref = buf_alloc(x_size, 3);
+                test_buf xp = buf_alloc(x_size, 5);
+                float *x = malloc((size_t)(n + 1) * sizeof *x);
+                ck_assert_ptr_nonnull(x);
+                fill_weights(t, w.p, n, &seed, raw);
+                /* One float past malloc's alignment. */
+                fill_activations(x + 1, n, &seed);
+                ref->prepare(x + 1, xp_ref.p, n);
+                double abs_sum;
+                reference_dot(t, w.p, ref->partner, xp_ref.p, n, &abs_sum);
+                const float want = ref->dot(n, w.p, xp_ref.p);
+                for (int i = 0; i < n_tables; i++) {
+                    const slmrt_type_kernels *tk = &tables[i].k.by_type[t];
+                    memset(xp.p, 0xA5, x_size);
+                    tk->prepare(x + 1, xp.p, n);
+                    EXPECT(memcmp(xp.p, xp_ref.p, x_size) == 0, "%s %s n=%d: prepare bytes differ", tables[i].name,
+                           slm_type_name(t), n);
+                    const float got = tk->dot(n, w.p, xp_ref.p);
+                    EXPECT(close_enough(got, want, abs_sum),
+                           "%s %s n=%d raw=%d: dot %.9g, scalar %.9g (sum|terms| %.3g)", tables[i].name,
+                           slm_type_name(t), n, raw, got, want, abs_sum);
+                }
+                free(x);
+                buf_free(&w);
+                buf_free(&xp_ref);
+                buf_free(&xp);
+            }
+        }
+    }
+    EXPECT_END();
+}
+END_TEST
+
+START_TEST(test_simd_f32_helpers_match_scalar) {
+    const slmrt_kernels *scalar = slmrt_kernels_for(SLMRT_ISA_SCALAR);
+    simd_table tables[8];
+    const int n_tables = collect_simd_tables(tables);
+    uint32_t seed = 0x5EED0003u;
+    EXPECT_BEGIN();
+    for (int li = 0; li < N_FLOAT_LENGTHS; li++) {
+        const int n = float_lengths[li];
+        /* +1: one float past malloc's alignment. */
+        float *a = malloc((size_t)(n + 1) * sizeof *a), *b = malloc((size_t)(n + 1) * sizeof *b);
+        float *y_ref = malloc((size_t)(n + 1) * sizeof *y_ref), *y = malloc((size_t)(n + 1) * sizeof *y);
+        ck_assert(a && b && y_ref && y);
+        fill_activations(a + 1, n, &seed);
+        fill_activations(b + 1, n, &seed);
+        double abs_sum = 0.0;
+        for (int i = 1; i <= n; i++) abs_sum += fabs((double)a[i] * b[i]);
+        const float want = scalar->dot_f32(n, a + 1, b + 1);
+        const float alpha = rng_unit(&seed) * 3.0f;
+        memcpy(y_ref, b, (size_t)(n + 1) * sizeof *y);
+        scalar->axpy_f32(n, alpha, a + 1, y_ref + 1);
+        for (int i = 0; i < n_tables; i++) {
+            const slmrt_kernels *k = &tables[i].k;
+            const float got = k->dot_f32(n, a + 1, b + 1);
+            EXPECT(close_enough(got, want, abs_sum), "%s dot_f32 n=%d: %.9g, scalar %.9g", tables[i].name, n, got,
+                   want);
+            /* The element before the row must stay untouched (a write past
+             * its end shows under ASan). */
+            memcpy(y, b, (size_t)(n + 1) * sizeof *y);
+            k->axpy_f32(n, alpha, a + 1, y + 1);
+            EXPECT(y[0] == b[0], "%s axpy n=%d wrote before the row", tables[i].name, n);
+            for (int j = 1; j <= n; j++)
+                /* FMA rounds once where the scalar code rounds twice. */
+                EXPECT(fabsf(y[j] - y_ref[j]) <= 1.2e-7f * (fabsf(b[j]) + fabsf(alpha * a[j])) + 1e-30f,
+                       "%s axpy n=%d j=%d: %.9g, scalar %.9g", tables[i].name, n, j, y[j], y_ref[j]);
+        }
+        free(a);
+        free(b);
+        free(y_ref);
+        free(y);
+    }
+    EXPECT_END();
+}
+END_TEST
+
+/* ------------------------------------------- prepare: identical bytes */
+
+/* Floats that stress the encoders: random bit patterns (NaN, infinity and
+ * subnormals included), exact rounding ties, tiny and huge magnitudes. */
+static void fill_special_floats(float *x, int n, uint32_t *s) {
+    for (int i = 0; i < n; i++) {
+        const uint32_t kind = rng_next(s) % 8;
+        switch (kind) {
+        case 0: x[i] = float_of(rng_next(s)); break;                        /* any bits */
+        case 1: x[i] = float_of(rng_next(s) & 0x807FFFFFu); break;          /* subnormal */
+        case 2: x[i] = ldexpf(rng_unit(s), (int)(rng_next(s) % 280) - 150); break;
+        case 3: x[i] = (float)((int)(rng_next(s) % 255) - 127) + 0.5f; break; /* halves */
+        case 4: x[i] = rng_next(s) & 1 ? 0.0f : -0.0f; break;
+        default: x[i] = rng_unit(s); break;
+        }
+    }
+}
+
+/* A block whose products x*id land on and next to roundf ties for an
+ * arbitrary scale: the element of largest magnitude fixes d and id as the
+ * reference computes them, the others are (k + 0.5) / id and its float
+ * neighbours. Any difference in how d, id or the product is rounded then
+ * flips some of them. */
+static void fill_q8_0_tie_block(float *xb, uint32_t *s) {
+    const float amax = ldexpf(1.0f + fabsf(rng_unit(s)), (int)(rng_next(s) % 40) - 20);
+    const float d = amax / 127;
+    const float id = 1.0f / d;
+    for (int j = 0; j < 32; j++) {
+        const float tie = ((float)((int)(rng_next(s) % 252) - 126) + 0.5f) / id;
+        const int nudge = (int)(rng_next(s) % 3);
+        xb[j] = nudge == 0 ? tie : nextafterf(tie, nudge == 1 ? INFINITY : -INFINITY);
+    }
+    xb[rng_next(s) % 32] = rng_next(s) & 1 ? amax : -amax;
+}
+
+/* Blocks of 32 built to hit the Q8_0 corners: amax 127 (id = 1, so every
+ * half is a roundf tie), ties at other scales, a lone NaN or infinity, all
+ * zeros, subnormal amax (1/d overflows), values near FLT_MAX. */
+static void fill_q8_0_corner_blocks(float *x, int n_blocks, uint32_t *s) {
+    for (int b = 0; b < n_blocks; b++) {
+        float *xb = x + 32 * b;
+        const int kind = b % 10;
+        for (int j = 0; j < 32; j++) xb[j] = rng_unit(s);
+        switch (kind) {
+        case 0: /* ties */
+            for (int j = 0; j < 32; j++) xb[j] = (float)((int)(rng_next(s) % 254) - 127) + 0.5f;
+            xb[rng_next(s) % 32] = rng_next(s) & 1 ? 127.0f : -127.0f;
+            break;
+        case 1: xb[rng_next(s) % 32] = NAN; break;
+        case 2: xb[rng_next(s) % 32] = -NAN; break;
+        case 3: xb[rng_next(s) % 32] = rng_next(s) & 1 ? INFINITY : -INFINITY; break;
+        case 4:
+            for (int j = 0; j < 32; j++) xb[j] = j % 3 ? 0.0f : -0.0f;
+            break;
+        case 5:
+            for (int j = 0; j < 32; j++) xb[j] = float_of(rng_next(s) & 0x800003FFu);
+            break;
+        case 6:
+            for (int j = 0; j < 32; j++) xb[j] = rng_unit(s) * FLT_MAX;
+            break;
+        case 7: fill_special_floats(xb, 32, s); break;
+        case 8: fill_q8_0_tie_block(xb, s); break;
+        default: /* products land near .5 by chance */
+            for (int j = 0; j < 32; j++) xb[j] = ldexpf(rng_unit(s), (int)(rng_next(s) % 20) - 10);
+            break;
+        }
+    }
+}
+
+START_TEST(test_simd_prepare_identical_bytes) {
+    const slmrt_kernels *scalar = slmrt_kernels_for(SLMRT_ISA_SCALAR);
+    simd_table tables[8];
+    const int n_tables = collect_simd_tables(tables);
+    uint32_t seed = 0x5EED0004u;
+    enum { N_BLOCKS = 4096, N_FLOATS = 32 * N_BLOCKS + 13 };
+    float *x = malloc(N_FLOATS * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    EXPECT_BEGIN();
+    for (int round = 0; round < 3; round++) {
+        if (round == 0) fill_q8_0_corner_blocks(x, N_BLOCKS, &seed);
+        else fill_special_floats(x, N_FLOATS, &seed);
+        const slm_type partners[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32};
+        const slm_type weight_of[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32};
+        for (int p = 0; p < 4; p++) {
+            const int n = partners[p] == SLM_TYPE_Q8_0 ? 32 * N_BLOCKS : N_FLOATS;
+            const size_t size = slm_type_row_size(partners[p], n);
+            uint8_t *want = malloc(size), *got = malloc(size);
+            ck_assert(want && got);
+            scalar->by_type[weight_of[p]].prepare(x, want, n);
+            for (int i = 0; i < n_tables; i++) {
+                memset(got, 0xA5, size);
+                tables[i].k.by_type[weight_of[p]].prepare(x, got, n);
+                size_t first = 0;
+                while (first < size && got[first] == want[first]) first++;
+                EXPECT(first == size, "%s %s round %d: byte %zu is %02x, reference %02x", tables[i].name,
+                       slm_type_name(partners[p]), round, first, first < size ? got[first] : 0,
+                       first < size ? want[first] : 0);
+            }
+            free(want);
+            free(got);
+        }
+    }
+    free(x);
+    EXPECT_END();
+}
+END_TEST
+
+/* The hand-written corner cases of roundf in Q8_0 prepare, one block each,
+ * so a failure names the case. */
+START_TEST(test_simd_prepare_q8_0_ties) {
+    const slmrt_kernels *scalar = slmrt_kernels_for(SLMRT_ISA_SCALAR);
+    simd_table tables[8];
+    const int n_tables = collect_simd_tables(tables);
+    float x[32];
+    EXPECT_BEGIN();
+    for (int k = -127; k <= 126; k++) {
+        for (int j = 0; j < 32; j++) x[j] = (float)k + 0.5f;
+        x[k & 31] = 127.0f;
+        slmrt_block_q8_0 want, got;
+        scalar->by_type[SLM_TYPE_Q8_0].prepare(x, &want, 32);
+        EXPECT(want.qs[(k & 31) ^ 1] == (int8_t)(k >= 0 ? k + 1 : k), "scalar: %d.5 -> %d", k, want.qs[(k & 31) ^ 1]);
+        for (int i = 0; i < n_tables; i++) {
+            tables[i].k.by_type[SLM_TYPE_Q8_0].prepare(x, &got, 32);
+            EXPECT(memcmp(&got, &want, sizeof got) == 0, "%s: block of %d.5", tables[i].name, k);
+        }
+    }
+    EXPECT_END();
+}
+END_TEST
+
+/* ------------------------------------------------ selection and threads */
+
+/* Each check runs in a child of this test's process that has not touched
+ * the kernel tables yet, so the child's first call reads SLMRT_ISA. */
+static int child_best_isa(const char *env) {
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (env) setenv("SLMRT_ISA", env, 1);
+        else unsetenv("SLMRT_ISA");
+        const slmrt_kernels *best = slmrt_kernels_best();
+        /* The same table slmrt_kernels_for hands out, not a copy. */
+        const int ok = best && best == slmrt_kernels_for(best->isa);
+        _exit(ok ? (int)best->isa : 100);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+START_TEST(test_env_selects_isa) {
+    /* Without Check's fork per test, earlier tests in this process have
+     * already made the choice, and the children would inherit it. */
+    const char *ck_fork = getenv("CK_FORK");
+    if (ck_fork && !strcmp(ck_fork, "no")) {
+        fprintf(stderr, "check_kernels: CK_FORK=no, skipping the SLMRT_ISA test\n");
+        return;
+    }
+    ck_assert_int_eq(child_best_isa("scalar"), SLMRT_ISA_SCALAR);
+    const int best = child_best_isa(NULL);
+    ck_assert_int_ne(best, 100);
+    ck_assert_int_eq(child_best_isa("avx2"), best < SLMRT_ISA_AVX2 ? best : SLMRT_ISA_AVX2);
+    ck_assert_int_eq(child_best_isa("avx512"), best);
+    ck_assert_int_eq(child_best_isa("bogus"), best);
+    /* The best table is the highest one that exists. */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        unsetenv("SLMRT_ISA");
+        int want = SLMRT_ISA_AVX512;
+        while (want > 0 && !slmrt_kernels_for((slmrt_isa)want)) want--;
+        _exit(slmrt_kernels_best() == slmrt_kernels_for((slmrt_isa)want) ? 0 : 1);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+static void *thread_first_call(void *out) {
+    const slmrt_kernels **tables = out;
+    tables[0] = slmrt_kernels_best();
+    for (int isa = 0; isa < 3; isa++) tables[1 + isa] = slmrt_kernels_for((slmrt_isa)isa);
+    return NULL;
+}
+
+/* The first calls race; pthread_once must make them all see one table. */
+START_TEST(test_concurrent_first_use) {
+    enum { N_THREADS = 8 };
+    pthread_t th[N_THREADS];
+    const slmrt_kernels *seen[N_THREADS][4];
+    for (int i = 0; i < N_THREADS; i++) ck_assert_int_eq(pthread_create(&th[i], NULL, thread_first_call, seen[i]), 0);
+    for (int i = 0; i < N_THREADS; i++) ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+    for (int i = 1; i < N_THREADS; i++) ck_assert(memcmp(seen[i], seen[0], sizeof seen[0]) == 0);
+    ck_assert_ptr_nonnull(seen[0][0]);
+    ck_assert_ptr_nonnull(seen[0][1]);
+}
+END_TEST
+
+static Suite *kernels_suite(void) {
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("tables");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_tables_shape);
+    tcase_add_test(tc, test_scalar_hand_answers);
+    tcase_add_test(tc, test_simd_hand_answers);
+    tcase_add_test(tc, test_scalar_known_answers);
+    tcase_add_test(tc, test_simd_dots_match_scalar);
+    tcase_add_test(tc, test_simd_f32_helpers_match_scalar);
+    tcase_add_test(tc, test_simd_prepare_identical_bytes);
+    tcase_add_test(tc, test_simd_prepare_q8_0_ties);
+    tcase_add_test(tc, test_env_selects_isa);
+    tcase_add_test(tc, test_concurrent_first_use);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return ts_run_suite(kernels_suite()); }
