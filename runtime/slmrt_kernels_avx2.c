@@ -6,7 +6,11 @@
  * - prepare writes the same bytes as the reference encoders, NaN, infinity
  *   and subnormals included;
  * - the quantized dots compute each block's integer sum exactly, then add
- *   sum_b * (d_w*d_x) in float; float dots differ only in summation order.
+ *   sum_b * (d_w*d_x) in float; the BF16 dot differs only in summation
+ *   order;
+ * - the F32 and F16 dots follow ggml's AVX-512 order exactly (the scalar
+ *   reference defines it), each 16-lane accumulator held as two 8-lane
+ *   halves, so they return the scalar reference's bits.
  *
  * The int8 products use the maddubs trick (unsigned × signed bytes): |w|
  * times x carrying w's sign. That is exact only while |x| <= 127, which
@@ -34,26 +38,27 @@ static inline __m256 avx2_bf16x8_to_ps(const uint8_t *p) {
 
 /* ---------------------------------------------------------- float dots */
 
+/* ggml_vec_dot_f32 (see scalar_dot_f32_f32): FMA into 4x16 lanes, the
+ * reduction, then the leftovers one by one in float. The product is
+ * rounded before it is added: ggml's leftover loop was measured not to be
+ * contracted (the reference's attention scores, head_dim 8, match only
+ * so), and this file's -std=c11 keeps GCC from contracting it here. */
 static float avx2_dot_f32_bytes(int n, const uint8_t *a, const uint8_t *b) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int i = 0;
-    /* Four accumulators hide the FMA latency. */
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(a + 4 * i)),
-                               _mm256_loadu_ps((const float *)(b + 4 * i)), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(a + 4 * (i + 8))),
-                               _mm256_loadu_ps((const float *)(b + 4 * (i + 8))), acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(a + 4 * (i + 16))),
-                               _mm256_loadu_ps((const float *)(b + 4 * (i + 16))), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(a + 4 * (i + 24))),
-                               _mm256_loadu_ps((const float *)(b + 4 * (i + 24))), acc3);
+    __m256 lo[4], hi[4];
+    for (int j = 0; j < 4; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+    const int np = n & ~(SLMRT_GGML_STEP - 1);
+    for (int i = 0; i < np; i += SLMRT_GGML_STEP)
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *pa = a + 4 * (i + SLMRT_GGML_LANES * j), *pb = b + 4 * (i + SLMRT_GGML_LANES * j);
+            lo[j] = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)pa), _mm256_loadu_ps((const float *)pb), lo[j]);
+            hi[j] = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(pa + 32)), _mm256_loadu_ps((const float *)(pb + 32)),
+                                    hi[j]);
+        }
+    float sum = slmrt_x86_ggml_reduce(lo, hi);
+    for (int i = np; i < n; i++) {
+        const float p = avx2_load_f32(a + 4 * i) * avx2_load_f32(b + 4 * i);
+        sum += p;
     }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps((const float *)(a + 4 * i)),
-                               _mm256_loadu_ps((const float *)(b + 4 * i)), acc0);
-    float sum = slmrt_x86_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) sum += avx2_load_f32(a + 4 * i) * avx2_load_f32(b + 4 * i);
     return sum;
 }
 
@@ -61,28 +66,28 @@ static float avx2_dot_f32_f32(int n, const void *w_row, const void *x_prepared) 
     return avx2_dot_f32_bytes(n, w_row, x_prepared);
 }
 
+#define SLMRT_F16X8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+
+/* ggml_vec_dot_f16 (see scalar_dot_f16_f16): FMA into 4x16 lanes, the
+ * reduction, then the leftovers added in double (products of two fp16
+ * values are exact in float), rounded to float once at the end. */
 static float avx2_dot_f16_f16(int n, const void *w_row, const void *x_prepared) {
     const uint8_t *w = w_row, *x = x_prepared;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * i))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * i))), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * (i + 8)))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * (i + 8)))), acc1);
-        acc2 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * (i + 16)))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * (i + 16)))), acc2);
-        acc3 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * (i + 24)))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * (i + 24)))), acc3);
-    }
-    for (; i + 8 <= n; i += 8)
-        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 2 * i))),
-                               _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + 2 * i))), acc0);
-    float sum = slmrt_x86_hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-    for (; i < n; i++) sum += slmrt_x86_load_f16(w + 2 * i) * slmrt_x86_load_f16(x + 2 * i);
-    return sum;
+    __m256 lo[4], hi[4];
+    for (int j = 0; j < 4; j++) lo[j] = hi[j] = _mm256_setzero_ps();
+    const int np = n & ~(SLMRT_GGML_STEP - 1);
+    for (int i = 0; i < np; i += SLMRT_GGML_STEP)
+        for (int j = 0; j < 4; j++) {
+            const uint8_t *pw = w + 2 * (i + SLMRT_GGML_LANES * j), *px = x + 2 * (i + SLMRT_GGML_LANES * j);
+            lo[j] = _mm256_fmadd_ps(SLMRT_F16X8(pw), SLMRT_F16X8(px), lo[j]);
+            hi[j] = _mm256_fmadd_ps(SLMRT_F16X8(pw + 16), SLMRT_F16X8(px + 16), hi[j]);
+        }
+    double sum = slmrt_x86_ggml_reduce(lo, hi);
+    for (int i = np; i < n; i++) sum += (double)(slmrt_x86_load_f16(w + 2 * i) * slmrt_x86_load_f16(x + 2 * i));
+    return (float)sum;
 }
+
+#undef SLMRT_F16X8
 
 static float avx2_dot_bf16_bf16(int n, const void *w_row, const void *x_prepared) {
     const uint8_t *w = w_row, *x = x_prepared;

@@ -22,6 +22,13 @@
 #define SLMRT_QK8_0 32
 #define SLMRT_QK4_0 32
 
+/* The F32 and F16 dots reproduce ggml_vec_dot_f32 / ggml_vec_dot_f16 as
+ * llama.cpp's AVX-512 build runs them (slmrt_kernels_scalar.c has the
+ * definition): the first n & ~(STEP-1) elements go into 4 accumulators of
+ * 16 lanes, element i to accumulator (i % 64) / 16, lane i % 16. */
+#define SLMRT_GGML_STEP 64
+#define SLMRT_GGML_LANES 16
+
 /* Scales are two little-endian bytes (no alignment requirement: a row of a
  * mapped GGUF starts wherever the previous one ended). */
 typedef struct slmrt_block_q8_0 {

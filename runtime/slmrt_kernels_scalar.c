@@ -8,11 +8,31 @@
  * Activations are quantized with the reference encoders of formats/, which
  * the SIMD prepare functions reproduce byte for byte.
  *
- * Float dot products accumulate in double, like ggml's scalar ggml_float
- * path, so that the reference is more accurate than any SIMD order. The
- * quantized ones sum integer products per block and add the blocks in
- * float, scaled by d_w*d_x, as ggml does. Rows are read through memcpy or
- * bytes: weight rows come from a mapped file at any byte offset. */
+ * The F32 and F16 dots (and dot_f32) are defined as ggml_vec_dot_f32 and
+ * ggml_vec_dot_f16 compute them in llama.cpp's AVX-512 build, the build the
+ * reference logits come from (../shared/golden/README.md): with the
+ * activations rounded to fp16 first, these models are so sensitive that one
+ * product summed in another order can move an fp16 rounding and a logit by
+ * 1e-2 (stories260K-ref-F16 moved from 0.027 to 0.008 off the reference
+ * with this order alone). ggml (llama.cpp build 4748, ggml-cpu.c with
+ * GGML_F32_STEP = GGML_F16_STEP = 64 and EPR = 16 under __AVX512F__):
+ * - the first n & ~63 elements are multiplied into 4 accumulators of 16
+ *   lanes with FMA, element i into accumulator (i % 64) / 16, lane i % 16;
+ * - GGML_F32x16_REDUCE: acc0 += acc2, acc1 += acc3, acc0 += acc1 (lanewise),
+ *   then _mm512_reduce_add_ps(acc0): lane i + lane i+8, then i + i+4,
+ *   i + i+2, and the last two;
+ * - the leftovers: F32 keeps a float sum and adds each rounded product
+ *   (x[i]*y[i], not fused); F16 converts the reduced sum to double and adds
+ *   each product (exact in float) in double, rounding to float at the end.
+ * The SIMD tables compute exactly this; FMA is fmaf here (correctly rounded,
+ * a libm call in this file, which is compiled without -mfma: slow, but this
+ * is the reference).
+ *
+ * The BF16 dot accumulates in double, the most accurate order. The
+ * quantized dots sum integer products per block and add the blocks in
+ * float, scaled by d_w*d_x. Rows are read through memcpy or bytes: weight
+ * rows come from a mapped file at any byte offset. */
+#include <math.h>
 #include <string.h>
 
 #include "slmrt_kernels.h"
@@ -47,17 +67,56 @@ static void scalar_prepare_q8_0(const float *x, void *out, int n) {
 
 /* --------------------------------------------------------- float dots */
 
-static float scalar_dot_f32_f32(int n, const void *w_row, const void *x_prepared) {
-    const uint8_t *w = w_row, *x = x_prepared;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (double)(scalar_load_f32(w + 4 * i) * scalar_load_f32(x + 4 * i));
-    return (float)sum;
+/* GGML_F32x16_REDUCE / GGML_F32Cx16_REDUCE: see the top of the file. acc
+ * is clobbered. */
+static float scalar_ggml_reduce(float acc[4][SLMRT_GGML_LANES]) {
+    for (int l = 0; l < SLMRT_GGML_LANES; l++) {
+        acc[0][l] += acc[2][l];
+        acc[1][l] += acc[3][l];
+    }
+    for (int l = 0; l < SLMRT_GGML_LANES; l++) acc[0][l] += acc[1][l];
+    float *v = acc[0];
+    for (int width = SLMRT_GGML_LANES / 2; width >= 1; width /= 2)
+        for (int l = 0; l < width; l++) v[l] += v[l + width];
+    return v[0];
 }
 
+/* ggml_vec_dot_f32: the 4x16-lane part, then the leftovers in float. */
+static float scalar_dot_f32_bytes(int n, const uint8_t *a, const uint8_t *b) {
+    float acc[4][SLMRT_GGML_LANES] = {{0}};
+    const int np = n & ~(SLMRT_GGML_STEP - 1);
+    for (int i = 0; i < np; i += SLMRT_GGML_STEP)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < SLMRT_GGML_LANES; l++) {
+                const int e = i + SLMRT_GGML_LANES * j + l;
+                acc[j][l] = fmaf(scalar_load_f32(a + 4 * e), scalar_load_f32(b + 4 * e), acc[j][l]);
+            }
+    float sum = scalar_ggml_reduce(acc);
+    for (int i = np; i < n; i++) {
+        /* two statements: rounded product, then the sum (never fused) */
+        const float p = scalar_load_f32(a + 4 * i) * scalar_load_f32(b + 4 * i);
+        sum += p;
+    }
+    return sum;
+}
+
+static float scalar_dot_f32_f32(int n, const void *w_row, const void *x_prepared) {
+    return scalar_dot_f32_bytes(n, w_row, x_prepared);
+}
+
+/* ggml_vec_dot_f16: the 4x16-lane part, then the leftovers in double. */
 static float scalar_dot_f16_f16(int n, const void *w_row, const void *x_prepared) {
     const uint8_t *w = w_row, *x = x_prepared;
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (double)(scalar_load_f16(w + 2 * i) * scalar_load_f16(x + 2 * i));
+    float acc[4][SLMRT_GGML_LANES] = {{0}};
+    const int np = n & ~(SLMRT_GGML_STEP - 1);
+    for (int i = 0; i < np; i += SLMRT_GGML_STEP)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < SLMRT_GGML_LANES; l++) {
+                const int e = i + SLMRT_GGML_LANES * j + l;
+                acc[j][l] = fmaf(scalar_load_f16(w + 2 * e), scalar_load_f16(x + 2 * e), acc[j][l]);
+            }
+    double sum = scalar_ggml_reduce(acc);
+    for (int i = np; i < n; i++) sum += (double)(scalar_load_f16(w + 2 * i) * scalar_load_f16(x + 2 * i));
     return (float)sum;
 }
 
@@ -101,10 +160,10 @@ static float scalar_dot_q4_0_q8_0(int n, const void *w_row, const void *x_prepar
 
 /* -------------------------------------------------------- f32 helpers */
 
+/* ggml_vec_dot_f32, as the F32 weight dot: the attention scores q.k go
+ * through this in llama.cpp (head_dim below 64 is all leftovers). */
 static float scalar_dot_f32(int n, const float *a, const float *b) {
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) sum += (double)(a[i] * b[i]);
-    return (float)sum;
+    return scalar_dot_f32_bytes(n, (const uint8_t *)a, (const uint8_t *)b);
 }
 
 static void scalar_axpy_f32(int n, float a, const float *x, float *y) {

@@ -20,6 +20,23 @@ static inline float slmrt_x86_hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+/* The end of ggml's float dot products in its AVX-512 build (the build the
+ * reference logits come from; see slmrt_kernels_scalar.c): four 16-lane
+ * accumulators, each held here as two 8-lane halves (lo = lanes 0..7, hi =
+ * lanes 8..15), are added pairwise (0+2, 1+3, then those two), and the 16
+ * lanes go through _mm512_reduce_add_ps's tree: lane i + lane i+8, then
+ * i + i+4, i + i+2, i + i+1. hsum_ps of lo+hi is exactly the last three
+ * steps. The arrays are clobbered. */
+static inline float slmrt_x86_ggml_reduce(__m256 lo[4], __m256 hi[4]) {
+    lo[0] = _mm256_add_ps(lo[0], lo[2]);
+    hi[0] = _mm256_add_ps(hi[0], hi[2]);
+    lo[1] = _mm256_add_ps(lo[1], lo[3]);
+    hi[1] = _mm256_add_ps(hi[1], hi[3]);
+    lo[0] = _mm256_add_ps(lo[0], lo[1]);
+    hi[0] = _mm256_add_ps(hi[0], hi[1]);
+    return slmrt_x86_hsum_ps(_mm256_add_ps(lo[0], hi[0]));
+}
+
 static inline int32_t slmrt_x86_hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));

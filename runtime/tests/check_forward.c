@@ -1,16 +1,23 @@
 /* check_forward.c - the forward pass against llama.cpp's reference logits
  * (../shared/golden and ../shared/models, tolerances from golden/README.md),
- * batched versus one-token-at-a-time evaluation, the observer, argument
- * errors, and several models in one process. */
+ * batched versus one-token-at-a-time evaluation for every weight type and
+ * ISA, the GEMM kernels against the matrix-vector dots, the observer,
+ * argument errors, and several models in one process. */
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "slm_gguf.h"
 #include "slmrt.h"
+#include "slmrt_gemm.h"
+#include "slmrt_kernels.h"
+#include "slmrt_kernels_impl.h"
 #include "test_support.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -196,22 +203,12 @@ static void check_logits_dir(const char *rel, double min_agree) {
         } else if (tc == TOL_HALF) {
             ok = s.max_abs <= 2e-2;
             crit = "max|d| <= 2e-2";
-            if (strcmp(names[f], "stories260K-ref-F16.logits.txt") == 0) {
-                /* README bound 2e-2 is marginal for this model: its logits are
-                 * so sensitive that one activation landing on the other side
-                 * of an f16 rounding boundary moves them by ~1e-2, and a flip
-                 * in an early K/V row reaches every later position. The
-                 * summation order inside the F16 dot alone moves our logits
-                 * by 1e-2..3e-2 (measured: double accumulation 0.026, 16-lane
-                 * f32 0.031, an emulation of ggml's AVX-512 order 0.016),
-                 * while the same comparison with f32 activations gives 0.05;
-                 * the kernel tables measure 0.023 (AVX-512), 0.027 (AVX2),
-                 * 0.026 (scalar). So: a looser bound, with the distributions
-                 * held tightly (KL far below the quantized bound, argmax at
-                 * the trained-model bound). */
-                ok = s.max_abs <= 4e-2 && s.mean_kl <= 1e-5 && s.argmax_agree >= 0.97;
-                crit = "max|d| <= 4e-2 (README 2e-2, see comment), KL <= 1e-5, argmax >= 97%";
-            }
+            /* The README bound, for stories260K-ref-F16 too: that model is so
+             * sensitive that one activation on the other side of an fp16
+             * rounding moves its logits by ~1e-2, so the F32/F16 dots follow
+             * ggml's summation order exactly (slmrt_kernels_scalar.c); with
+             * it this file measures 0.0083 (before: 0.027), golden-F16
+             * 0.00044, shakespeare-F16 0.0015, on every ISA. */
         } else {
             ok = s.mean_kl <= 1e-4 && s.argmax_agree >= min_agree;
             crit = min_agree > 0.95 ? "KL <= 1e-4, argmax >= 97%" : "KL <= 1e-4, argmax >= 90%";
@@ -240,58 +237,265 @@ END_TEST
 START_TEST(model_logits) { check_logits_dir("models", 0.97); }
 END_TEST
 
-/* Batches of 1, 7, 64 and the whole sequence (150 tokens: more than one
- * internal chunk) give the same logits; so do 1 and 2 threads and
- * last-token-only output. */
-static void batch_equality(const char *rel) {
+/* ------------------------------------------- batched vs one at a time */
+
+/* Batched evaluation (batches of 1, 7, 64 and all N tokens, 2 threads)
+ * against one token at a time (1 thread), over N positions (512: more than
+ * one internal chunk; the golden model's context is 256, the context here
+ * is N), so the KV cache written by one batch is read by the next. Batches
+ * of a few tokens or more (slmrt_gemm_type.min_tokens) go through the GEMM
+ * kernels, which sum every (row, token) in the matrix-vector order, so the
+ * logits are expected to be identical; the test holds them to the golden
+ * tolerances (README.md) and prints the largest difference. Also: last-token
+ * logits equal the last row of all logits. Returns 0 when all hold. */
+static int batch_equality(const char *rel, const char *isa_name, int N) {
     const char *path = ts_shared(rel);
-    if (!path) return;
+    if (!path) return 0;
+    char gpath[4096];
+    snprintf(gpath, sizeof gpath, "%s", path);
     slm_diag d = {0};
     slmrt_model *rm = NULL;
-    slm_status st = slmrt_model_load(path, &rm, &d);
+    slm_status st = slmrt_model_load(gpath, &rm, &d);
     if (st == SLM_ERR_UNSUPPORTED) {
         printf("SKIP batch equality on %s: %s\n", rel, d.msg);
-        return;
+        return 0;
     }
-    ck_assert_msg(st == SLM_OK, "%s", d.msg);
+    if (st != SLM_OK) {
+        printf("FAIL %s: %s\n", rel, d.msg);
+        return 1;
+    }
     ref_logits r;
-    ck_assert_int_eq(ref_read(ts_shared("golden/golden-f32.logits.txt"), &r), 0);
-    enum { N = 150 };
-    int32_t tok[N];
+    if (ref_read(ts_shared("golden/golden-f32.logits.txt"), &r) != 0) {
+        printf("FAIL cannot read golden tokens\n");
+        return 1;
+    }
+    int32_t *tok = malloc(sizeof *tok * N);
     for (int i = 0; i < N; i++) tok[i] = r.tokens[i % r.n_pos];
     const int V = slmrt_model_n_vocab(rm);
+    const tol_class tc = model_class(slmrt_model_ir(rm));
     slmrt_ctx *c1 = NULL, *c2 = NULL;
-    slmrt_ctx_params p1 = {.n_ctx = 256, .n_threads = 1}, p2 = {.n_ctx = 256, .n_threads = 2};
-    ck_assert_int_eq(slmrt_ctx_new(rm, &p1, &c1, &d), SLM_OK);
-    ck_assert_int_eq(slmrt_ctx_new(rm, &p2, &c2, &d), SLM_OK);
+    slmrt_ctx_params p1 = {.n_ctx = N, .n_threads = 1}, p2 = {.n_ctx = N, .n_threads = 2};
+    int bad = 0;
+    if (slmrt_ctx_new(rm, &p1, &c1, &d) != SLM_OK || slmrt_ctx_new(rm, &p2, &c2, &d) != SLM_OK) {
+        printf("FAIL %s: %s\n", rel, d.msg);
+        bad = 1;
+        goto done;
+    }
     float *one = malloc(sizeof(float) * N * V), *b = malloc(sizeof(float) * N * V);
-    ck_assert_msg(eval_batched(c1, tok, N, 1, one, V, &d) == SLM_OK, "%s", d.msg);
     const int batches[] = {1, 7, 64, N};
-    for (int i = 0; i < 4; i++) {
-        ck_assert_msg(eval_batched(c2, tok, N, batches[i], b, V, &d) == SLM_OK, "%s", d.msg);
-        double mx = 0;
-        for (size_t j = 0; j < (size_t)N * V; j++) mx = fmax(mx, fabs((double)one[j] - b[j]));
-        printf("%s: batch %d (2 threads) vs 1 token at a time (1 thread): max|d| %.3g\n", rel, batches[i], mx);
-        ck_assert_msg(mx <= 1e-4, "%s batch %d: max|d| %g", rel, batches[i], mx);
+    if (eval_batched(c1, tok, N, 1, one, V, &d) != SLM_OK) {
+        printf("FAIL %s: %s\n", rel, d.msg);
+        bad = 1;
+    }
+    for (int i = 0; i < 4 && !bad; i++) {
+        if (eval_batched(c2, tok, N, batches[i], b, V, &d) != SLM_OK) {
+            printf("FAIL %s: %s\n", rel, d.msg);
+            bad = 1;
+            break;
+        }
+        cmp_stats cs = compare(one, b, N, V);
+        bool ok = tc == TOL_F32 ? cs.max_abs <= 1e-3 : tc == TOL_HALF ? cs.max_abs <= 2e-2 : cs.mean_kl <= 1e-4;
+        printf("%-4s %s %-24s batch %3d (2 threads) vs 1 token at a time (1 thread): max|d| %.3g  mean KL %.3g\n",
+               ok ? "ok" : "FAIL", isa_name, rel, batches[i], cs.max_abs, cs.mean_kl);
+        bad |= !ok;
     }
     /* last-token-only output equals the last row of all logits */
     slmrt_ctx_reset(c2);
     float *last = malloc(sizeof(float) * V);
-    ck_assert_int_eq(slmrt_eval(c2, tok, N, 0, last, false, &d), SLM_OK);
-    for (int j = 0; j < V; j++) ck_assert_float_eq_tol(last[j], one[(size_t)(N - 1) * V + j], 1e-4);
+    if (!bad && slmrt_eval(c2, tok, N, 0, last, false, &d) == SLM_OK) {
+        for (int j = 0; j < V; j++)
+            if (fabs((double)last[j] - b[(size_t)(N - 1) * V + j]) > 1e-6) {
+                printf("FAIL %s %s: last-token logit %d differs\n", isa_name, rel, j);
+                bad = 1;
+                break;
+            }
+    }
+    fflush(stdout);
     free(last);
     free(one);
     free(b);
+done:
+    free(tok);
     slmrt_ctx_free(c1);
     slmrt_ctx_free(c2);
     slmrt_model_free(rm);
     ref_free(&r);
+    return bad;
 }
 
-START_TEST(batch_equal_f32) { batch_equality("golden/golden-f32.gguf"); }
+/* Every weight type with kernels, under every ISA this CPU has: each ISA in
+ * a child that has not chosen its kernel table yet, so that SLMRT_ISA
+ * decides it (as in check_kernels.c). */
+START_TEST(batch_equal_every_type_and_isa) {
+    const char *ck_fork = getenv("CK_FORK");
+    if (ck_fork && !strcmp(ck_fork, "no")) {
+        fprintf(stderr, "check_forward: CK_FORK=no, skipping the per-ISA batch test\n");
+        return;
+    }
+    if (!ts_have_shared()) return;
+    static const char *const files[] = {"golden/golden-f32.gguf", "golden/golden-F16.gguf", "golden/golden-BF16.gguf",
+                                        "golden/golden-Q8_0.gguf", "golden/golden-Q4_0.gguf"};
+    static const char *const isas[] = {"scalar", "avx2", "avx512"};
+    /* the CPU checks only: asking for a table here would make the choice
+     * for the children */
+    const bool have[3] = {true, slmrt_kernels_cpu_has_avx2(), slmrt_kernels_cpu_has_avx512()};
+    for (int i = 0; i < 3; i++) {
+        if (!have[i]) {
+            printf("SKIP batch equality under %s: not on this CPU\n", isas[i]);
+            continue;
+        }
+        fflush(stdout);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            setenv("SLMRT_ISA", isas[i], 1);
+            int bad = slmrt_kernels_best()->isa != (slmrt_isa)i;
+            if (bad) printf("FAIL SLMRT_ISA=%s did not select it\n", isas[i]);
+            /* The scalar table has no GEMM: batched and one-at-a-time run the
+             * same code, and its reference dots (fmaf calls) make 512
+             * positions take 7 minutes under ASan; 160 still span batches
+             * of 64 reading the cache written by earlier ones. */
+            int n = 512;
+#ifdef __SANITIZE_ADDRESS__
+            if (i == SLMRT_ISA_SCALAR) n = 160;
+#endif
+            for (int f = 0; f < 5 && !bad; f++) bad |= batch_equality(files[f], isas[i], n);
+            fflush(stdout);
+            _exit(bad);
+        }
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("batch equality under %s: %.1f s\n", isas[i],
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "batched vs one at a time under %s", isas[i]);
+    }
+}
 END_TEST
 
-START_TEST(batch_equal_q4_0) { batch_equality("golden/golden-Q4_0.gguf"); }
+/* ------------------------------------------------ GEMM vs matrix-vector */
+
+/* One product through a GEMM table and through the kernel table of the same
+ * ISA (prepare, then one dot per row and token, + bias): F32, F16, Q8_0 and
+ * Q4_0 must agree bit for bit (the GEMM follows the dots' summation order);
+ * BF16 (no fixed order) to 1e-5 of sum |w*x|. Shapes cover row tails (70
+ * rows: panels of 16 and 32), token tails, rows shorter than 8 blocks, with
+ * leftovers past the last 64, and longer than a BF16 column block. */
+static int gemm_case(const slmrt_kernels *k, const slmrt_gemm *g, const char *name, slm_type type, int n_out,
+                     int n_in, int n_tok, bool with_bias) {
+    const slmrt_gemm_type *gt = slmrt_gemm_type_for(g, type, n_in);
+    if (!gt) return 0;
+    const slmrt_type_kernels *tk = &k->by_type[type];
+    const slm_type_traits *tr = slm_type_traits_get(type);
+    const size_t rs = slm_type_row_size(type, n_in), xs = slm_type_row_size(tk->partner, n_in);
+    uint8_t *w = malloc(rs * n_out), *x = malloc(xs * n_tok);
+    float *src = malloc(sizeof(float) * n_in), *bias = malloc(sizeof(float) * n_out);
+    float *wf = malloc(sizeof(float) * n_in * (size_t)n_out), *xf = malloc(sizeof(float) * n_in * (size_t)n_tok);
+    float *y = malloc(sizeof(float) * n_out * (size_t)n_tok);
+    uint32_t s = (uint32_t)(n_in * 31 + n_tok);
+    for (int r = 0; r < n_out + n_tok; r++) {
+        for (int i = 0; i < n_in; i++) {
+            s = s * 1664525u + 1013904223u;
+            src[i] = ((float)(s >> 8) / 16777216.0f - 0.5f) * (r < n_out ? 0.2f : 3.0f);
+        }
+        if (r < n_out) {
+            tr->from_f32(src, w + (size_t)r * rs, n_in);
+            tr->to_f32(w + (size_t)r * rs, wf + (size_t)r * n_in, n_in);
+            bias[r] = 0.01f * (float)(r % 7);
+        } else {
+            const int t = r - n_out;
+            tk->prepare(src, x + (size_t)t * xs, n_in);
+            slm_type_traits_get(tk->partner)->to_f32(x + (size_t)t * xs, xf + (size_t)t * n_in, n_in);
+        }
+    }
+    void *act = aligned_alloc(64, (slmrt_gemm_act_bytes(gt, n_in, n_tok) + 63) / 64 * 64 + 64);
+    void *panels = aligned_alloc(64, slmrt_gemm_panel_bytes(gt, n_in) * 2 + 64);
+    slmrt_gemm_act_fill(gt, x, xs, n_in, n_tok, 0, n_tok / 2, act); /* in two ranges, as threads would */
+    slmrt_gemm_act_fill(gt, x, xs, n_in, n_tok, n_tok / 2, n_tok, act);
+    slmrt_gemm_act a;
+    slmrt_gemm_act_view(gt, x, xs, n_in, n_tok, act, &a);
+    const slmrt_gemm_weights gw = {w, rs, n_in, n_out, with_bias ? bias : NULL};
+    slmrt_gemm_run(gt, &gw, &a, n_tok, y, (size_t)n_out, panels, 2);
+    int bad = 0;
+    double worst = 0;
+    for (int t = 0; t < n_tok && !bad; t++)
+        for (int r = 0; r < n_out; r++) {
+            float want = tk->dot(n_in, w + (size_t)r * rs, x + (size_t)t * xs);
+            if (with_bias) want += bias[r];
+            const float got = y[(size_t)t * n_out + r];
+            if (type == SLM_TYPE_BF16) {
+                double mag = 0;
+                for (int i = 0; i < n_in; i++) mag += fabs((double)wf[(size_t)r * n_in + i] * xf[(size_t)t * n_in + i]);
+                const double e = fabs((double)got - want) / (mag + 1e-30);
+                if (e > worst) worst = e;
+                if (e > 1e-5) bad = 1;
+            } else if (memcmp(&got, &want, sizeof got) != 0) {
+                bad = 1;
+            }
+            if (bad) {
+                printf("FAIL GEMM %s %s %dx%d, %d tokens%s: row %d token %d: %.9g, dot %.9g\n", name,
+                       slm_type_name(type), n_out, n_in, n_tok, with_bias ? " + bias" : "", r, t, (double)got,
+                       (double)want);
+                break;
+            }
+        }
+    free(w);
+    free(x);
+    free(src);
+    free(bias);
+    free(wf);
+    free(xf);
+    free(y);
+    free(act);
+    free(panels);
+    return bad;
+}
+
+START_TEST(gemm_equals_dots) {
+    static const slm_type types[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_Q8_0, SLM_TYPE_Q4_0};
+    static const int n_ins[] = {96, 320, 4256};
+    static const int n_toks[] = {1, 5, 13, 64};
+    struct {
+        const char *name;
+        slmrt_isa isa;
+        bool vnni, bf16;
+    } variants[] = {{"avx2", SLMRT_ISA_AVX2, false, false},
+                    {"avx512", SLMRT_ISA_AVX512, false, false},
+                    {"avx512+vnni", SLMRT_ISA_AVX512, true, false},
+                    {"avx512+bf16", SLMRT_ISA_AVX512, false, true},
+                    {"avx512+vnni+bf16", SLMRT_ISA_AVX512, true, true}};
+    const slmrt_cpu *cpu = slmrt_cpu_get();
+    int n_bad = 0, n_run = 0;
+    for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
+        if (!slmrt_kernels_for(variants[v].isa) || (variants[v].vnni && !cpu->avx512_vnni) ||
+            (variants[v].bf16 && !cpu->avx512_bf16)) {
+            printf("SKIP GEMM %s: not on this CPU\n", variants[v].name);
+            continue;
+        }
+        /* the kernel table with the same extensions as the GEMM table */
+        slmrt_kernels k;
+        slmrt_gemm g;
+        if (variants[v].isa == SLMRT_ISA_AVX2) {
+            slmrt_kernels_init_avx2(&k);
+            slmrt_gemm_init_avx2(&g);
+        } else {
+            slmrt_kernels_init_avx512_with(&k, variants[v].vnni, variants[v].bf16);
+            slmrt_gemm_init_avx512(&g, variants[v].vnni, variants[v].bf16);
+        }
+        for (int ti = 0; ti < 5; ti++)
+            for (int ni = 0; ni < 3; ni++)
+                for (int tk = 0; tk < 4; tk++) {
+                    const bool with_bias = (ni + tk) % 2 == 1;
+                    n_bad += gemm_case(&k, &g, variants[v].name, types[ti], 70, n_ins[ni], n_toks[tk], with_bias);
+                    n_run += slmrt_gemm_type_for(&g, types[ti], n_ins[ni]) != NULL;
+                }
+    }
+    printf("GEMM vs dots: %d cases, %d failed\n", n_run, n_bad);
+    ck_assert_int_eq(n_bad, 0);
+    if (slmrt_kernels_for(SLMRT_ISA_AVX2)) ck_assert_int_gt(n_run, 0);
+}
 END_TEST
 
 START_TEST(eval_errors) {
@@ -537,8 +741,8 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, golden_logits);
     tcase_add_test(tc, model_logits);
-    tcase_add_test(tc, batch_equal_f32);
-    tcase_add_test(tc, batch_equal_q4_0);
+    tcase_add_test(tc, batch_equal_every_type_and_isa);
+    tcase_add_test(tc, gemm_equals_dots);
     tcase_add_test(tc, eval_errors);
     tcase_add_test(tc, load_errors);
     tcase_add_test(tc, observer_calls);

@@ -5,8 +5,9 @@
  * worked by hand); every SIMD table this CPU can run, including the AVX-512
  * variants without VNNI/BF16, is then held to the scalar one on the same
  * inputs: prepare must write identical bytes, dots must agree to within
- * float summation order (1e-5 of the sum of |terms|). Inputs come from a
- * fixed xorshift seed, so a failure reproduces. */
+ * float summation order (1e-5 of the sum of |terms|), and the F32 and F16
+ * dots, which all follow ggml's AVX-512 summation order, bit for bit.
+ * Inputs come from a fixed xorshift seed, so a failure reproduces. */
 #include <check.h>
 #include <float.h>
 #include <math.h>
@@ -288,13 +289,71 @@ static void check_hand_answers(const slmrt_kernels *k, const char *name) {
     ck_assert_msg(y[0] == 3.0f && y[1] == 0.0f && y[2] == 5.0f, "%s: axpy", name);
 }
 
-START_TEST(test_scalar_hand_answers) { check_hand_answers(slmrt_kernels_for(SLMRT_ISA_SCALAR), "scalar"); }
+/* The summation order of ggml_vec_dot_f32 / ggml_vec_dot_f16 in llama.cpp's
+ * AVX-512 build (slmrt_kernels_scalar.c), told apart from the orders it
+ * replaced by rows whose small terms are each below half an ulp of 1:
+ * - ggml puts elements 8 and 24 in lane 8 of accumulators 0 and 1, adds
+ *   them together first (acc0 += acc1), and only then meets element 0
+ *   (lane 0 + lane 8): 1 + 0.75 ulp rounds up to 1 + ulp;
+ * - a plain float sum, or 8-lane accumulators (8 and 24 land in lane 0 of
+ *   two accumulators, each added to element 0 on its own), lose both: 1;
+ * - a double sum keeps everything exactly and rounds once at the end.
+ * F32: two leftovers of 0.375 ulp each, added in float, vanish: 1 + ulp
+ * (a double sum: 1 + 1.5 ulp, a tie, to even: 1 + 2 ulp). F16: one leftover
+ * of 0.625 ulp added in double to the rounded 1 + ulp: 1 + 2 ulp (a double
+ * sum of everything: 1 + 1.375 ulp, so 1 + ulp). */
+static void check_ggml_order(const slmrt_kernels *k, const char *name) {
+    const float ulp = 0x1p-23f, p = 0x3p-26f; /* p = 0.375 ulp */
+    enum { N32 = 66, N16 = 65 };
+    float a[N32], ones[N32];
+    for (int i = 0; i < N32; i++) {
+        a[i] = 0.0f;
+        ones[i] = 1.0f;
+    }
+    a[0] = 1.0f;
+    a[8] = a[24] = a[64] = a[65] = p;
+    uint8_t xp[4 * N32];
+    k->by_type[SLM_TYPE_F32].prepare(ones, xp, N32);
+    const float want32 = 1.0f + ulp;
+    const float got32 = k->by_type[SLM_TYPE_F32].dot(N32, a, xp);
+    ck_assert_msg(got32 == want32, "%s: f32 dot in ggml's order: %a, want %a", name, got32, want32);
+    const float got_helper = k->dot_f32(N32, a, ones);
+    ck_assert_msg(got_helper == want32, "%s: dot_f32 in ggml's order: %a, want %a", name, got_helper, want32);
+
+    /* The same shape in fp16: w = 2^-14 times x = 3*2^-12 is p, and the
+     * leftover 2^-14 * 5*2^-12 is 0.625 ulp. */
+    float xf[N16];
+    uint8_t w16[2 * N16], x16[2 * N16];
+    for (int i = 0; i < N16; i++) {
+        xf[i] = 0.0f;
+        store_u16(w16 + 2 * i, 0);
+    }
+    xf[0] = 1.0f;
+    store_u16(w16, 0x3C00); /* 1.0 */
+    xf[8] = xf[24] = 0x3p-12f;
+    xf[64] = 0x5p-12f;
+    store_u16(w16 + 2 * 8, 0x0400); /* 2^-14 */
+    store_u16(w16 + 2 * 24, 0x0400);
+    store_u16(w16 + 2 * 64, 0x0400);
+    k->by_type[SLM_TYPE_F16].prepare(xf, x16, N16);
+    const float want16 = 1.0f + 2.0f * ulp;
+    const float got16 = k->by_type[SLM_TYPE_F16].dot(N16, w16, x16);
+    ck_assert_msg(got16 == want16, "%s: f16 dot in ggml's order: %a, want %a", name, got16, want16);
+}
+
+START_TEST(test_scalar_hand_answers) {
+    check_hand_answers(slmrt_kernels_for(SLMRT_ISA_SCALAR), "scalar");
+    check_ggml_order(slmrt_kernels_for(SLMRT_ISA_SCALAR), "scalar");
+}
 END_TEST
 
 START_TEST(test_simd_hand_answers) {
     simd_table tables[8];
     const int n_tables = collect_simd_tables(tables);
-    for (int i = 0; i < n_tables; i++) check_hand_answers(&tables[i].k, tables[i].name);
+    for (int i = 0; i < n_tables; i++) {
+        check_hand_answers(&tables[i].k, tables[i].name);
+        check_ggml_order(&tables[i].k, tables[i].name);
+    }
 }
 END_TEST
 
@@ -405,6 +464,10 @@ START_TEST(test_simd_dots_match_scalar) {
                     EXPECT(close_enough(got, want, abs_sum),
                            "%s %s n=%d raw=%d: dot %.9g, scalar %.9g (sum|terms| %.3g)", tables[i].name,
                            slm_type_name(t), n, raw, got, want, abs_sum);
+                    /* one order everywhere: the same bits */
+                    if (t == SLM_TYPE_F32 || t == SLM_TYPE_F16)
+                        EXPECT(got == want, "%s %s n=%d: dot %a, scalar %a (must be identical)", tables[i].name,
+                               slm_type_name(t), n, got, want);
                 }
                 free(x);
                 buf_free(&w);
@@ -442,6 +505,7 @@ START_TEST(test_simd_f32_helpers_match_scalar) {
             const float got = k->dot_f32(n, a + 1, b + 1);
             EXPECT(close_enough(got, want, abs_sum), "%s dot_f32 n=%d: %.9g, scalar %.9g", tables[i].name, n, got,
                    want);
+            EXPECT(got == want, "%s dot_f32 n=%d: %a, scalar %a (must be identical)", tables[i].name, n, got, want);
             /* The element before the row must stay untouched (a write past
              * its end shows under ASan). */
             memcpy(y, b, (size_t)(n + 1) * sizeof *y);
