@@ -287,6 +287,12 @@ START_TEST(bad_inputs) {
     slm_model_free(m);
     snprintf(cmd, sizeof cmd, "%s run -m %s -p 'x' -n 1", ts_bin("slmrt"), broken);
     expect_error(log, 3, "ffn_gate", cmd);
+    /* a weight type the runtime has no kernels for (yet) */
+    const char *q41 = ts_shared("golden/golden-Q4_1.gguf");
+    if (q41) {
+        snprintf(cmd, sizeof cmd, "%s run -m %s -p 'x' -n 1", ts_bin("slmrt"), q41);
+        expect_error(log, 3, "q4_1", cmd);
+    }
     /* a token id outside the vocabulary */
     char toks[4096];
     snprintf(toks, sizeof toks, "%s", ts_tmp("bad.tokens"));
