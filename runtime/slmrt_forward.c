@@ -4,10 +4,11 @@
  * over an f32 KV cache, output projection, residual, RMSNorm, SwiGLU MLP,
  * residual; final RMSNorm and the output matrix.
  *
- * Everything outside the matrix products is f32 and follows ggml's scalar
- * definitions (RMSNorm sums squares in double, softmax subtracts the max and
- * sums in double, RoPE advances theta by repeated multiplication as ggml's
- * rope cache does), so results stay within the reference tolerances.
+ * Everything outside the matrix products is f32 and follows ggml (RMSNorm
+ * sums squares in double, RoPE advances theta by repeated multiplication as
+ * ggml's rope cache does); softmax, SiLU, RoPE and attention x V round as
+ * the AVX-512 build of llama.cpp that computed the reference logits does
+ * (slmrt_ggml_math.h), so F16/F32 models match those to print precision.
  *
  * A batch of tokens goes through each layer together, but every token's
  * arithmetic is exactly what it would be alone (matrix products are one
@@ -17,12 +18,14 @@
  * one-at-a-time evaluation give the same logits (BF16 weights: within
  * 0.005). Long batches are processed in chunks of SLMRT_CHUNK tokens to
  * bound the scratch memory; that does not change results either. */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "slmrt_gemm.h"
+#include "slmrt_ggml_math.h"
 #include "slmrt_model_priv.h"
 #include "slmrt_pool.h"
 
@@ -43,13 +46,18 @@ struct slmrt_ctx {
     int n_filled; /* positions [0, n_filled) of the KV cache are valid */
 
     int q_dim, kv_dim;
-    float *k_cache, *v_cache; /* [n_layer][n_ctx][kv_dim] */
+    /* K by position, V transposed as llama.cpp keeps it (one row of
+     * positions per channel, n_ctx rounded up to 32 so attention can read
+     * the whole padded row: [n_layer][kv_dim][n_ctx_pad]) */
+    int n_ctx_pad;
+    float *k_cache; /* [n_layer][n_ctx][kv_dim] */
+    float *v_cache; /* [n_layer][kv_dim][n_ctx_pad] */
 
     /* per-chunk activations, [chunk][width] */
     float *x, *h, *q, *k, *v, *att, *g, *u;
     float *rope_cos, *rope_sin; /* [chunk][n_rot/2] */
     void *prep;                 /* [chunk][max_prep_row] prepared activations */
-    float *scores;              /* [n_threads][n_ctx] attention weights */
+    float *scores;              /* [n_threads][n_ctx_pad] attention weights */
 
     /* batched products (NULL gemm: matrix-vector products only) */
     const slmrt_gemm *gemm;
@@ -211,33 +219,40 @@ static void rope_apply(const slmrt_model *m, float *v, int n_heads, const float 
                 b = 2 * i + 1;
             }
             const float x0 = x[a], x1 = x[b];
-            x[a] = x0 * cs[i] - x1 * sn[i];
-            x[b] = x0 * sn[i] + x1 * cs[i];
+            /* as GCC contracts ggml's rope_f32 (reference logits) */
+            x[a] = fmaf(x0, cs[i], -(x1 * sn[i]));
+            x[b] = fmaf(x0, sn[i], x1 * cs[i]);
         }
     }
 }
 
-/* g = silu(g) * u for tokens [t0, t1): one expf per element, as much time
- * as a matrix product in a long batch if left to one thread. */
+/* g = silu(g) * u for tokens [t0, t1): one exp per element, as much time
+ * as a matrix product in a long batch if left to one thread. SiLU runs over
+ * each token's row as ggml_vec_silu_f32 does (slmrt_ggml_math.h). */
 static void silu_rows(void *arg, int64_t t0, int64_t t1, int thread) {
     (void)thread;
     slmrt_ctx *c = arg;
     const size_t F = (size_t)c->m->n_ff;
-    for (size_t i = (size_t)t0 * F; i < (size_t)t1 * F; i++) {
-        const float g = c->g[i];
-        c->g[i] = (g / (1.0f + expf(-g))) * c->u[i]; /* silu(gate) * up */
-    }
+    const slmrt_ggml_math *gm = slmrt_ggml_math_for(c->m->kern->isa);
+    for (int64_t t = t0; t < t1; t++) gm->silu((int)F, c->g + (size_t)t * F);
+    for (size_t i = (size_t)t0 * F; i < (size_t)t1 * F; i++) c->g[i] *= c->u[i]; /* silu(gate) * up */
 }
 
 /* --------------------------------------------------------- attention */
 
 typedef struct attn_job {
     slmrt_ctx *c;
+    const slmrt_ggml_math *gm;
     int layer, pos0, n_tok;
 } attn_job;
 
 /* One (token, head) pair per index: softmax(q.K^T * scale) V over positions
- * 0..pos of the token, with K/V from the query head's KV group. Indices go
+ * 0..pos of the token, with K/V from the query head's KV group. As in the
+ * reference (llama.cpp evaluating one token at a time, AVX-512): the softmax
+ * runs over the cache padded to 32 positions, later ones weighted 0, with
+ * ggml_v_expf and its 16-lane sums; each output channel is a dot of the
+ * transposed V row with the weights over that padded length. All of it
+ * depends only on the token's position, never on the batch. Indices go
  * head by head (token fastest): a token's work grows with its position, so
  * a token-major split would give the last thread most of a long batch (3x
  * the first's at 512 tokens and 2 threads); head-major ranges are even. */
@@ -248,29 +263,27 @@ static void attn_heads(void *arg, int64_t j0, int64_t j1, int thread) {
     const slmrt_kernels *k = m->kern;
     const int hd = m->head_dim, group = m->n_head / m->n_head_kv;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = c->scores + (size_t)thread * c->n_ctx;
+    const size_t ncp = (size_t)c->n_ctx_pad;
+    float *sc = c->scores + (size_t)thread * ncp;
     const size_t layer_off = (size_t)j->layer * c->n_ctx * c->kv_dim;
+    const size_t vlayer_off = (size_t)j->layer * c->kv_dim * ncp;
     for (int64_t idx = j0; idx < j1; idx++) {
         const int t = (int)(idx % j->n_tok), h = (int)(idx / j->n_tok);
         const int pos = j->pos0 + t, kvh = h / group;
         const float *q = c->q + (size_t)t * c->q_dim + (size_t)h * hd;
         const float *kc = c->k_cache + layer_off + (size_t)kvh * hd;
-        const float *vc = c->v_cache + layer_off + (size_t)kvh * hd;
+        const float *vc = c->v_cache + vlayer_off + (size_t)kvh * hd * ncp;
+        const int nkv = (pos + 1 + 31) / 32 * 32; /* <= n_ctx_pad */
         float mx = -INFINITY;
         for (int p = 0; p <= pos; p++) {
             sc[p] = k->dot_f32(hd, q, kc + (size_t)p * c->kv_dim) * scale;
             if (sc[p] > mx) mx = sc[p];
         }
-        double sum = 0.0;
-        for (int p = 0; p <= pos; p++) {
-            const float e = expf(sc[p] - mx);
-            sc[p] = e;
-            sum += (double)e;
-        }
+        const double sum = j->gm->softmax_exp(nkv, pos + 1, sc, mx);
         const float inv = (float)(1.0 / sum);
+        for (int p = 0; p < nkv; p++) sc[p] *= inv;
         float *out = c->att + (size_t)t * c->q_dim + (size_t)h * hd;
-        memset(out, 0, (size_t)hd * sizeof *out);
-        for (int p = 0; p <= pos; p++) k->axpy_f32(hd, sc[p] * inv, vc + (size_t)p * c->kv_dim, out);
+        for (int d = 0; d < hd; d++) out[d] = k->dot_f32(nkv, vc + (size_t)d * ncp, sc);
     }
 }
 
@@ -298,15 +311,22 @@ static void forward_chunk(slmrt_ctx *c, const int32_t *toks, int n_tok, int pos0
             linear_shared(c, ws, ys, 3, c->h, n_tok);
         }
         const size_t layer_off = (size_t)l * c->n_ctx * c->kv_dim;
+        const size_t ncp = (size_t)c->n_ctx_pad;
+        float *vt = c->v_cache + (size_t)l * c->kv_dim * ncp;
         for (int t = 0; t < n_tok; t++) {
             const float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
             rope_apply(m, c->q + (size_t)t * c->q_dim, m->n_head, cs, sn);
             rope_apply(m, c->k + (size_t)t * c->kv_dim, m->n_head_kv, cs, sn);
             const size_t at = layer_off + (size_t)(pos0 + t) * c->kv_dim;
             memcpy(c->k_cache + at, c->k + (size_t)t * c->kv_dim, (size_t)c->kv_dim * sizeof(float));
-            memcpy(c->v_cache + at, c->v + (size_t)t * c->kv_dim, (size_t)c->kv_dim * sizeof(float));
+            for (int i = 0; i < c->kv_dim; i++) vt[(size_t)i * ncp + pos0 + t] = c->v[(size_t)t * c->kv_dim + i];
         }
-        attn_job aj = {c, l, pos0, n_tok};
+        /* attention reads V up to the next multiple of 32 (weighted 0): keep
+         * what lies there past this chunk zero, not a previous history's */
+        const size_t end = (size_t)pos0 + n_tok, pad_end = (end + 31) / 32 * 32;
+        if (pad_end > end)
+            for (int i = 0; i < c->kv_dim; i++) memset(vt + (size_t)i * ncp + end, 0, (pad_end - end) * sizeof(float));
+        attn_job aj = {c, slmrt_ggml_math_for(m->kern->isa), l, pos0, n_tok};
         slmrt_parallel_for(c->n_threads, (int64_t)n_tok * m->n_head, attn_heads, &aj);
         linear(c, &L->wo, c->att, n_tok, c->h);
         for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->h[i];
@@ -421,15 +441,16 @@ slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx *
     /* dims are capped at load (SLMRT_MAX_DIM) and chunk is small, so only the
      * KV cache size (n_ctx is the caller's) can overflow */
     const size_t per_pos = (size_t)rm->n_layer * (size_t)c->kv_dim * 2 * sizeof(float);
-    if ((size_t)c->n_ctx > SIZE_MAX / 2 / per_pos) {
+    if ((size_t)c->n_ctx > SIZE_MAX / 2 / per_pos || c->n_ctx > INT_MAX - 31) {
         int n_ctx = c->n_ctx;
         free(c);
         return slm_diag_set(d, SLM_ERR_NOMEM, "slmrt_ctx_new: a KV cache of %d tokens does not fit in memory",
                             n_ctx);
     }
+    c->n_ctx_pad = (c->n_ctx + 31) / 32 * 32;
     const size_t kv_n = (size_t)rm->n_layer * (size_t)c->n_ctx * (size_t)c->kv_dim;
     c->k_cache = alloc_floats(kv_n, true);
-    c->v_cache = alloc_floats(kv_n, true);
+    c->v_cache = alloc_floats((size_t)rm->n_layer * (size_t)c->n_ctx_pad * (size_t)c->kv_dim, true);
     c->x = alloc_floats(ch * rm->n_embd, false);
     c->h = alloc_floats(ch * rm->n_embd, false);
     c->q = alloc_floats(ch * c->q_dim, false);
@@ -440,7 +461,7 @@ slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx *
     c->u = alloc_floats(ch * rm->n_ff, false);
     c->rope_cos = alloc_floats(ch * (rm->n_rot / 2), false);
     c->rope_sin = alloc_floats(ch * (rm->n_rot / 2), false);
-    c->scores = alloc_floats((size_t)c->n_threads * c->n_ctx, false);
+    c->scores = alloc_floats((size_t)c->n_threads * c->n_ctx_pad, false);
     /* 64-byte aligned so vector kernels see aligned rows when the row size allows */
     size_t prep_bytes = (ch * rm->max_prep_row + 63) / 64 * 64;
     c->prep = aligned_alloc(64, prep_bytes ? prep_bytes : 64);

@@ -76,7 +76,8 @@ bad:
     return -1;
 }
 
-typedef enum tol_class { TOL_F32, TOL_HALF, TOL_QUANT } tol_class;
+/* TOL_F16: F16 (and F32) matrices only; TOL_HALF: some BF16 */
+typedef enum tol_class { TOL_F32, TOL_F16, TOL_HALF, TOL_QUANT } tol_class;
 
 /* Tolerance class from the matrix types (formats' norms stay f32). */
 static tol_class model_class(const slm_model *m) {
@@ -84,8 +85,10 @@ static tol_class model_class(const slm_model *m) {
     for (uint32_t i = 0; i < m->n_tensors; i++) {
         const slm_tensor *t = &m->tensors[i];
         if (t->n_dims < 2) continue;
-        if (t->type == SLM_TYPE_F16 || t->type == SLM_TYPE_BF16) {
-            if (c == TOL_F32) c = TOL_HALF;
+        if (t->type == SLM_TYPE_F16) {
+            if (c == TOL_F32) c = TOL_F16;
+        } else if (t->type == SLM_TYPE_BF16) {
+            if (c == TOL_F32 || c == TOL_F16) c = TOL_HALF;
         } else if (t->type != SLM_TYPE_F32) {
             c = TOL_QUANT;
         }
@@ -200,15 +203,21 @@ static void check_logits_dir(const char *rel, double min_agree) {
         if (tc == TOL_F32) {
             ok = s.max_abs <= 1e-3;
             crit = "max|d| <= 1e-3";
+        } else if (tc == TOL_F16) {
+            ok = s.max_abs <= 1e-3;
+            crit = "max|d| <= 1e-3";
+            /* Tighter than the README's 2e-2 for half weights: the F32/F16
+             * dots follow ggml's summation order (slmrt_kernels_scalar.c)
+             * and RoPE, softmax, attention x V and SiLU round as the
+             * reference's AVX-512 build does (slmrt_ggml_math.h), so every
+             * F16 file matches to print precision on every ISA: golden-F16
+             * 4.9e-6, stories260K-ref-F16 5.0e-5, shakespeare-F16 5.0e-5
+             * (before: 0.00044, 0.0083, 0.0015; stories260K is so sensitive
+             * that one activation on the other side of an fp16 rounding
+             * moves its logits by ~1e-2). */
         } else if (tc == TOL_HALF) {
             ok = s.max_abs <= 2e-2;
-            crit = "max|d| <= 2e-2";
-            /* The README bound, for stories260K-ref-F16 too: that model is so
-             * sensitive that one activation on the other side of an fp16
-             * rounding moves its logits by ~1e-2, so the F32/F16 dots follow
-             * ggml's summation order exactly (slmrt_kernels_scalar.c); with
-             * it this file measures 0.0083 (before: 0.027), golden-F16
-             * 0.00044, shakespeare-F16 0.0015, on every ISA. */
+            crit = "max|d| <= 2e-2"; /* the README bound (BF16) */
         } else {
             ok = s.mean_kl <= 1e-4 && s.argmax_agree >= min_agree;
             crit = min_agree > 0.95 ? "KL <= 1e-4, argmax >= 97%" : "KL <= 1e-4, argmax >= 90%";
@@ -294,7 +303,7 @@ static int batch_equality(const char *rel, const char *isa_name, int N) {
             break;
         }
         cmp_stats cs = compare(one, b, N, V);
-        bool ok = tc == TOL_F32 ? cs.max_abs <= 1e-3 : tc == TOL_HALF ? cs.max_abs <= 2e-2 : cs.mean_kl <= 1e-4;
+        bool ok = tc == TOL_F32 ? cs.max_abs <= 1e-3 : tc == TOL_HALF || tc == TOL_F16 ? cs.max_abs <= 2e-2 : cs.mean_kl <= 1e-4;
         printf("%-4s %s %-24s batch %3d (2 threads) vs 1 token at a time (1 thread): max|d| %.3g  mean KL %.3g\n",
                ok ? "ok" : "FAIL", isa_name, rel, batches[i], cs.max_abs, cs.mean_kl);
         bad |= !ok;
