@@ -13,26 +13,10 @@
 #include <math.h>
 #include <stddef.h>
 
-#define QK8_0 32
-#define QK4_0 32
+#include "slm_blocks.h"
 
-/* Block layouts. The fp16 scale is kept as two little-endian bytes rather
- * than a uint16_t so that blocks have no alignment requirement (rows of a
- * mapped GGUF start wherever the previous row ended) and the layout does
- * not depend on host byte order. */
-typedef struct slm_block_q8_0 {
-    uint8_t d[2];       /* 0: scale, fp16 */
-    int8_t qs[QK8_0];   /* 2: x[j] = d * qs[j] */
-} slm_block_q8_0;
-_Static_assert(sizeof(slm_block_q8_0) == 34, "q8_0 block is 34 bytes");
-_Static_assert(offsetof(slm_block_q8_0, qs) == 2, "q8_0 qs at byte 2");
-
-typedef struct slm_block_q4_0 {
-    uint8_t d[2];           /* 0: scale, fp16 */
-    uint8_t qs[QK4_0 / 2];  /* 2: low nibble element j, high nibble j+16; x = d*(q-8) */
-} slm_block_q4_0;
-_Static_assert(sizeof(slm_block_q4_0) == 18, "q4_0 block is 18 bytes");
-_Static_assert(offsetof(slm_block_q4_0, qs) == 2, "q4_0 qs at byte 2");
+#define QK8_0 SLM_QK8_0
+#define QK4_0 SLM_QK4_0
 
 static float load_f16(const uint8_t d[2]) { return slm_f16_to_f32((uint16_t)(d[0] | (d[1] << 8))); }
 

@@ -17,10 +17,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slm_blocks.h"
 #include "slmrt_kernels.h"
 
-#define SLMRT_QK8_0 32
-#define SLMRT_QK4_0 32
+#define SLMRT_QK8_0 SLM_QK8_0
+#define SLMRT_QK4_0 SLM_QK4_0
 
 /* The F32 and F16 dots reproduce ggml_vec_dot_f32 / ggml_vec_dot_f16 as
  * llama.cpp's AVX-512 build runs them (slmrt_kernels_scalar.c has the
@@ -29,23 +30,11 @@
 #define SLMRT_GGML_STEP 64
 #define SLMRT_GGML_LANES 16
 
-/* Scales are two little-endian bytes (no alignment requirement: a row of a
- * mapped GGUF starts wherever the previous one ended). */
-typedef struct slmrt_block_q8_0 {
-    uint8_t d[2];             /* 0: scale, fp16 */
-    int8_t qs[SLMRT_QK8_0];   /* 2: x[j] = d * qs[j] */
-} slmrt_block_q8_0;
-_Static_assert(sizeof(slmrt_block_q8_0) == 34, "q8_0 block is 34 bytes");
-_Static_assert(offsetof(slmrt_block_q8_0, qs) == 2, "q8_0 qs at byte 2");
+/* Block layouts are formats' (slm_blocks.h); the runtime's names alias them. */
+typedef slm_block_q8_0 slmrt_block_q8_0;
+typedef slm_block_q4_0 slmrt_block_q4_0;
 
-typedef struct slmrt_block_q4_0 {
-    uint8_t d[2];                 /* 0: scale, fp16 */
-    uint8_t qs[SLMRT_QK4_0 / 2];  /* 2: low nibble element j, high nibble j+16; x = d*(q-8) */
-} slmrt_block_q4_0;
-_Static_assert(sizeof(slmrt_block_q4_0) == 18, "q4_0 block is 18 bytes");
-_Static_assert(offsetof(slmrt_block_q4_0, qs) == 2, "q4_0 qs at byte 2");
-
-static inline uint16_t slmrt_load_u16le(const uint8_t b[2]) { return (uint16_t)(b[0] | (b[1] << 8)); }
+static inline uint16_t slmrt_load_u16le(const uint8_t b[2]) { return slm_load_u16le(b); }
 
 /* The AVX-512 table with its optional extensions chosen explicitly:
  * use_vnni selects vpdpbusd for the int8 dot products, use_bf16 selects
