@@ -1,5 +1,5 @@
 /* slm_codec_q.c - Q8_0 and Q4_0 blocks: the decoders and the scalar
- * reference encoders.
+ * reference encoders, and Q4_0's importance-weighted encoder.
  *
  * The encoders reproduce llama.cpp's quantize_row_q8_0_ref and
  * quantize_row_q4_0_ref byte for byte (formats.md §2.2), because quantized
@@ -7,35 +7,14 @@
  * every expression below keeps ggml's order of operations, and why this file
  * is compiled with -ffp-contract=off: a fused x*id+8.5f rounds once instead
  * of twice and changes some nibbles. */
-#include "slm_type.h"
-
 #include <assert.h>
 #include <math.h>
 #include <stddef.h>
 
-#include "slm_blocks.h"
+#include "slm_codec_impl.h"
 
 #define QK8_0 SLM_QK8_0
 #define QK4_0 SLM_QK4_0
-
-static float load_f16(const uint8_t d[2]) { return slm_f16_to_f32((uint16_t)(d[0] | (d[1] << 8))); }
-
-static void store_f16(uint8_t d[2], float v) {
-    uint16_t h = slm_f32_to_f16(v);
-    d[0] = (uint8_t)(h & 0xFFu);
-    d[1] = (uint8_t)(h >> 8);
-}
-
-/* ggml converts float to int8_t implicitly, which x86-64 compiles to
- * cvttss2si into a 32-bit register, keeping the low byte. In C that is
- * undefined once the value leaves int8 range (it can: a subnormal scale
- * makes 1/d infinite), so do the same thing explicitly: truncate toward
- * zero, and let NaN and values beyond int32 give the "integer indefinite"
- * 0x80000000, whose low byte is 0. Every in-range value is unchanged. */
-static int8_t to_i8_like_x86(float v) {
-    if (!(v > -2147483648.0f && v < 2147483648.0f)) return 0;
-    return (int8_t)(uint8_t)((uint32_t)(int32_t)v & 0xFFu);
-}
 
 void slm_quantize_row_q8_0_ref(const float *x, void *vy, int64_t n) {
     assert(n % QK8_0 == 0);
@@ -52,12 +31,12 @@ void slm_quantize_row_q8_0_ref(const float *x, void *vy, int64_t n) {
         /* The unrounded d quantizes; only the stored scale is fp16. */
         const float d = amax / ((1 << 7) - 1);
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        store_f16(y[i].d, d);
+        slm_store_f16(y[i].d, d);
         for (int j = 0; j < QK8_0; j++) {
             const float x0 = xb[j] * id;
             /* roundf: halves go away from zero (2.5 -> 3), unlike the
              * nearest_int of the other quantizers. */
-            y[i].qs[j] = to_i8_like_x86(roundf(x0));
+            y[i].qs[j] = slm_to_i8_like_x86(roundf(x0));
         }
     }
 }
@@ -67,7 +46,7 @@ void slm_dequantize_row_q8_0(const void *vx, float *y, int64_t n) {
     const slm_block_q8_0 *x = vx;
     const int64_t nb = n / QK8_0;
     for (int64_t i = 0; i < nb; i++) {
-        const float d = load_f16(x[i].d);
+        const float d = slm_load_f16(x[i].d);
         for (int j = 0; j < QK8_0; j++) y[i * QK8_0 + j] = x[i].qs[j] * d;
     }
 }
@@ -93,14 +72,14 @@ void slm_quantize_row_q4_0_ref(const float *x, void *vy, int64_t n) {
         /* An all-zero block gives d = -0.0, stored as 0x8000, as ggml does. */
         const float d = max / -8;
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
-        store_f16(y[i].d, d);
+        slm_store_f16(y[i].d, d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             /* Product rounded to float first, then + 8.5f, then truncated:
              * floor(x*id + 8.5) for the non-negative values that occur. */
             const float x0 = xb[j] * id;
             const float x1 = xb[QK4_0 / 2 + j] * id;
-            const int8_t t0 = to_i8_like_x86(x0 + 8.5f);
-            const int8_t t1 = to_i8_like_x86(x1 + 8.5f);
+            const int8_t t0 = slm_to_i8_like_x86(x0 + 8.5f);
+            const int8_t t1 = slm_to_i8_like_x86(x1 + 8.5f);
             const uint8_t xi0 = (uint8_t)(t0 < 15 ? t0 : 15);
             const uint8_t xi1 = (uint8_t)(t1 < 15 ? t1 : 15);
             y[i].qs[j] = (uint8_t)(xi0 | (xi1 << 4));
@@ -113,7 +92,7 @@ void slm_dequantize_row_q4_0(const void *vx, float *y, int64_t n) {
     const slm_block_q4_0 *x = vx;
     const int64_t nb = n / QK4_0;
     for (int64_t i = 0; i < nb; i++) {
-        const float d = load_f16(x[i].d);
+        const float d = slm_load_f16(x[i].d);
         for (int j = 0; j < QK4_0 / 2; j++) {
             const int x0 = (x[i].qs[j] & 0x0F) - 8;
             const int x1 = (x[i].qs[j] >> 4) - 8;
@@ -123,10 +102,41 @@ void slm_dequantize_row_q4_0(const void *vx, float *y, int64_t n) {
     }
 }
 
-/* slm_type.c declares these itself and stores them in the traits table; the
- * checks below hold both sides to the typedefs in slm_type.h. */
-#define SLM_CHECK_FN(fn, type) _Static_assert(_Generic(&fn, type: 1, default: 0), #fn " must be a " #type)
+/* llama.cpp's quantize_q4_0 for one row: the reference rule without an
+ * importance matrix; with one, each block's scale is fitted by
+ * make_qx_quants to the weights qw*sqrt(sigma2 + x^2), sigma2 being the
+ * mean square of the whole row (formats.md §2.3). The fitted levels are
+ * stored as they are, not requantized against the fp16 scale. */
+void slm_quantize_row_q4_0(const float *x, void *vy, int64_t n_per_row, const float *qw) {
+    if (!qw) {
+        slm_quantize_row_q4_0_ref(x, vy, n_per_row);
+        return;
+    }
+    assert(n_per_row % QK4_0 == 0);
+    slm_block_q4_0 *y = vy;
+    float weight[QK4_0];
+    int8_t L[QK4_0];
+    const float sigma2 = slm_sum_x2(x, n_per_row) / n_per_row;
+    const int64_t nb = n_per_row / QK4_0;
+    for (int64_t ib = 0; ib < nb; ib++) {
+        const float *xb = x + QK4_0 * ib;
+        const float *qwb = qw + QK4_0 * ib;
+        for (int j = 0; j < QK4_0; j++) weight[j] = qwb[j] * sqrtf(sigma2 + xb[j] * xb[j]);
+        const float d = slm_make_qx_quants(QK4_0, 8, xb, L, 1, weight);
+        slm_store_f16(y[ib].d, d);
+        for (int j = 0; j < 16; j++) y[ib].qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+    }
+}
+
+/* Q8_0 has no weighted variant: llama.cpp ignores the importance matrix. */
+void slm_quantize_row_q8_0(const float *x, void *vy, int64_t n_per_row, const float *qw) {
+    (void)qw;
+    slm_quantize_row_q8_0_ref(x, vy, n_per_row);
+}
+
 SLM_CHECK_FN(slm_quantize_row_q8_0_ref, slm_from_f32_fn);
 SLM_CHECK_FN(slm_dequantize_row_q8_0, slm_to_f32_fn);
 SLM_CHECK_FN(slm_quantize_row_q4_0_ref, slm_from_f32_fn);
 SLM_CHECK_FN(slm_dequantize_row_q4_0, slm_to_f32_fn);
+SLM_CHECK_FN(slm_quantize_row_q4_0, slm_quantize_row_fn);
+SLM_CHECK_FN(slm_quantize_row_q8_0, slm_quantize_row_fn);

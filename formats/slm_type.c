@@ -9,49 +9,93 @@
 #include <ctype.h>
 #include <stdint.h>
 
-/* Reference codecs, defined in slm_codec_basic.c and slm_codec_q.c. They are
- * reached only through this table, so they are declared here rather than in
- * the public header. */
+/* Reference codecs, defined in slm_codec_*.c. They are reached only through
+ * this table, so they are declared here rather than in the public header;
+ * each codec file checks its definitions against the typedefs. */
+#define DECLARE_CODECS(t)                                              \
+    void slm_dequantize_row_##t(const void *src, float *dst, int64_t n); \
+    void slm_quantize_row_##t##_ref(const float *src, void *dst, int64_t n)
+#define DECLARE_ROW(t) void slm_quantize_row_##t(const float *src, void *dst, int64_t n, const float *imatrix)
+
 void slm_row_f32_to_f32(const void *src, float *dst, int64_t n);
 void slm_row_f32_from_f32(const float *src, void *dst, int64_t n);
 void slm_row_f16_to_f32(const void *src, float *dst, int64_t n);
 void slm_row_f16_from_f32(const float *src, void *dst, int64_t n);
 void slm_row_bf16_to_f32(const void *src, float *dst, int64_t n);
 void slm_row_bf16_from_f32(const float *src, void *dst, int64_t n);
-void slm_dequantize_row_q8_0(const void *src, float *dst, int64_t n);
-void slm_quantize_row_q8_0_ref(const float *src, void *dst, int64_t n);
-void slm_dequantize_row_q4_0(const void *src, float *dst, int64_t n);
-void slm_quantize_row_q4_0_ref(const float *src, void *dst, int64_t n);
+DECLARE_CODECS(q8_0);
+DECLARE_CODECS(q4_0);
+DECLARE_CODECS(q4_1);
+DECLARE_CODECS(q5_0);
+DECLARE_CODECS(q5_1);
+DECLARE_CODECS(q8_1);
+DECLARE_CODECS(q2_k);
+DECLARE_CODECS(q3_k);
+DECLARE_CODECS(q4_k);
+DECLARE_CODECS(q5_k);
+DECLARE_CODECS(q6_k);
+DECLARE_CODECS(q8_k);
+DECLARE_CODECS(iq4_nl);
+DECLARE_CODECS(iq4_xs);
+DECLARE_ROW(q8_0);
+DECLARE_ROW(q4_0);
+DECLARE_ROW(q4_1);
+DECLARE_ROW(q5_0);
+DECLARE_ROW(q5_1);
+DECLARE_ROW(q2_k);
+DECLARE_ROW(q3_k);
+DECLARE_ROW(q4_k);
+DECLARE_ROW(q5_k);
+DECLARE_ROW(q6_k);
+DECLARE_ROW(iq4_nl);
+DECLARE_ROW(iq4_xs);
+
+/* F32/F16/BF16 have no weighted rule: llama.cpp converts them as they are. */
+static void quantize_row_f32(const float *src, void *dst, int64_t n, const float *imatrix) {
+    (void)imatrix;
+    slm_row_f32_from_f32(src, dst, n);
+}
+static void quantize_row_f16(const float *src, void *dst, int64_t n, const float *imatrix) {
+    (void)imatrix;
+    slm_row_f16_from_f32(src, dst, n);
+}
+static void quantize_row_bf16(const float *src, void *dst, int64_t n, const float *imatrix) {
+    (void)imatrix;
+    slm_row_bf16_from_f32(src, dst, n);
+}
+
+#define CODECS(t) .to_f32 = slm_dequantize_row_##t, .from_f32 = slm_quantize_row_##t##_ref
+#define ROW(t) .quantize_row = slm_quantize_row_##t
 
 /* Sizes are ggml's (formats.md §2); they decide tensor byte sizes in GGUF,
  * so a wrong entry here misplaces every tensor that follows. */
 static const slm_type_traits type_traits[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F32] = {.name = "f32", .blck = 1, .type_size = 4,
-                      .to_f32 = slm_row_f32_to_f32, .from_f32 = slm_row_f32_from_f32},
+                      .to_f32 = slm_row_f32_to_f32, .from_f32 = slm_row_f32_from_f32,
+                      .quantize_row = quantize_row_f32},
     [SLM_TYPE_F16] = {.name = "f16", .blck = 1, .type_size = 2,
-                      .to_f32 = slm_row_f16_to_f32, .from_f32 = slm_row_f16_from_f32},
-    [SLM_TYPE_Q4_0] = {.name = "q4_0", .blck = 32, .type_size = 18,
-                       .to_f32 = slm_dequantize_row_q4_0, .from_f32 = slm_quantize_row_q4_0_ref},
-    [SLM_TYPE_Q4_1] = {.name = "q4_1", .blck = 32, .type_size = 20},
-    [SLM_TYPE_Q5_0] = {.name = "q5_0", .blck = 32, .type_size = 22},
-    [SLM_TYPE_Q5_1] = {.name = "q5_1", .blck = 32, .type_size = 24},
-    [SLM_TYPE_Q8_0] = {.name = "q8_0", .blck = 32, .type_size = 34,
-                       .to_f32 = slm_dequantize_row_q8_0, .from_f32 = slm_quantize_row_q8_0_ref},
-    [SLM_TYPE_Q8_1] = {.name = "q8_1", .blck = 32, .type_size = 36},
-    [SLM_TYPE_Q2_K] = {.name = "q2_k", .blck = 256, .type_size = 84},
-    [SLM_TYPE_Q3_K] = {.name = "q3_k", .blck = 256, .type_size = 110},
-    [SLM_TYPE_Q4_K] = {.name = "q4_k", .blck = 256, .type_size = 144},
-    [SLM_TYPE_Q5_K] = {.name = "q5_k", .blck = 256, .type_size = 176},
-    [SLM_TYPE_Q6_K] = {.name = "q6_k", .blck = 256, .type_size = 210},
-    [SLM_TYPE_Q8_K] = {.name = "q8_k", .blck = 256, .type_size = 292},
+                      .to_f32 = slm_row_f16_to_f32, .from_f32 = slm_row_f16_from_f32,
+                      .quantize_row = quantize_row_f16},
+    [SLM_TYPE_Q4_0] = {.name = "q4_0", .blck = 32, .type_size = 18, CODECS(q4_0), ROW(q4_0)},
+    [SLM_TYPE_Q4_1] = {.name = "q4_1", .blck = 32, .type_size = 20, CODECS(q4_1), ROW(q4_1)},
+    [SLM_TYPE_Q5_0] = {.name = "q5_0", .blck = 32, .type_size = 22, CODECS(q5_0), ROW(q5_0)},
+    [SLM_TYPE_Q5_1] = {.name = "q5_1", .blck = 32, .type_size = 24, CODECS(q5_1), ROW(q5_1)},
+    [SLM_TYPE_Q8_0] = {.name = "q8_0", .blck = 32, .type_size = 34, CODECS(q8_0), ROW(q8_0)},
+    [SLM_TYPE_Q8_1] = {.name = "q8_1", .blck = 32, .type_size = 36, CODECS(q8_1)},
+    [SLM_TYPE_Q2_K] = {.name = "q2_k", .blck = 256, .type_size = 84, CODECS(q2_k), ROW(q2_k)},
+    [SLM_TYPE_Q3_K] = {.name = "q3_k", .blck = 256, .type_size = 110, CODECS(q3_k), ROW(q3_k)},
+    [SLM_TYPE_Q4_K] = {.name = "q4_k", .blck = 256, .type_size = 144, CODECS(q4_k), ROW(q4_k)},
+    [SLM_TYPE_Q5_K] = {.name = "q5_k", .blck = 256, .type_size = 176, CODECS(q5_k), ROW(q5_k)},
+    [SLM_TYPE_Q6_K] = {.name = "q6_k", .blck = 256, .type_size = 210, CODECS(q6_k), ROW(q6_k)},
+    [SLM_TYPE_Q8_K] = {.name = "q8_k", .blck = 256, .type_size = 292, CODECS(q8_k)},
     [SLM_TYPE_IQ2_XXS] = {.name = "iq2_xxs", .blck = 256, .type_size = 66},
     [SLM_TYPE_IQ2_XS] = {.name = "iq2_xs", .blck = 256, .type_size = 74},
     [SLM_TYPE_IQ3_XXS] = {.name = "iq3_xxs", .blck = 256, .type_size = 98},
     [SLM_TYPE_IQ1_S] = {.name = "iq1_s", .blck = 256, .type_size = 50},
-    [SLM_TYPE_IQ4_NL] = {.name = "iq4_nl", .blck = 32, .type_size = 18},
+    [SLM_TYPE_IQ4_NL] = {.name = "iq4_nl", .blck = 32, .type_size = 18, CODECS(iq4_nl), ROW(iq4_nl)},
     [SLM_TYPE_IQ3_S] = {.name = "iq3_s", .blck = 256, .type_size = 110},
     [SLM_TYPE_IQ2_S] = {.name = "iq2_s", .blck = 256, .type_size = 82},
-    [SLM_TYPE_IQ4_XS] = {.name = "iq4_xs", .blck = 256, .type_size = 136},
+    [SLM_TYPE_IQ4_XS] = {.name = "iq4_xs", .blck = 256, .type_size = 136, CODECS(iq4_xs), ROW(iq4_xs)},
     [SLM_TYPE_I8] = {.name = "i8", .blck = 1, .type_size = 1},
     [SLM_TYPE_I16] = {.name = "i16", .blck = 1, .type_size = 2},
     [SLM_TYPE_I32] = {.name = "i32", .blck = 1, .type_size = 4},
@@ -59,7 +103,8 @@ static const slm_type_traits type_traits[SLM_TYPE_COUNT] = {
     [SLM_TYPE_F64] = {.name = "f64", .blck = 1, .type_size = 8},
     [SLM_TYPE_IQ1_M] = {.name = "iq1_m", .blck = 256, .type_size = 56},
     [SLM_TYPE_BF16] = {.name = "bf16", .blck = 1, .type_size = 2,
-                       .to_f32 = slm_row_bf16_to_f32, .from_f32 = slm_row_bf16_from_f32},
+                       .to_f32 = slm_row_bf16_to_f32, .from_f32 = slm_row_bf16_from_f32,
+                       .quantize_row = quantize_row_bf16},
     [SLM_TYPE_TQ1_0] = {.name = "tq1_0", .blck = 256, .type_size = 54},
     [SLM_TYPE_TQ2_0] = {.name = "tq2_0", .blck = 256, .type_size = 66},
 };

@@ -2,8 +2,8 @@
  * scalar reference codecs between f32 and each storage type.
  *
  * Type ids are ggml's (they are written verbatim into GGUF). A quantized type
- * packs `blck` elements into `type_size` bytes; block layouts are documented in
- * slm_codec_*.c. Encoders are the bit-exact reference quantizers: they must be
+ * packs `blck` elements into `type_size` bytes; block layouts are in
+ * slm_blocks.h. Encoders are the bit-exact reference quantizers: they must be
  * compiled with -ffp-contract=off (see formats/CMakeLists.txt). */
 #ifndef SLM_TYPE_H
 #define SLM_TYPE_H
@@ -47,17 +47,37 @@ typedef enum slm_type {
     SLM_TYPE_COUNT = 39
 } slm_type;
 
-/* Dequantizes n elements (n a multiple of blck). */
+/* Dequantizes n elements (n a multiple of blck), with ggml's
+ * dequantize_row_* arithmetic (so the values are bit-identical to ggml's). */
 typedef void (*slm_to_f32_fn)(const void *src, float *dst, int64_t n);
-/* Encodes n elements (n a multiple of blck) with the reference rules. */
+/* Encodes n elements (n a multiple of blck) with the reference rules, without
+ * importance weights: ggml's quantize_row_<type>_ref. Blocks are independent,
+ * so any n works, rows included. */
 typedef void (*slm_from_f32_fn)(const float *src, void *dst, int64_t n);
+/* Encodes one row of n_per_row elements (a multiple of blck) exactly as
+ * llama-quantize does: llama.cpp's quantize_<type>(src, dst, 1, n_per_row,
+ * imatrix).
+ * - imatrix: n_per_row importance weights, one per column (the legacy
+ *   imatrix values divided by their call count, see slm_imatrix.h), or NULL.
+ * - With imatrix NULL the result is what llama-quantize writes without an
+ *   importance matrix. That equals from_f32 for every type except IQ4_NL and
+ *   IQ4_XS, whose quantize_* searches scales with weights x^2 even then
+ *   (their _ref rule, from_f32, is a cheaper search and differs).
+ * - It is row-wise because some weighted rules use statistics of the whole
+ *   row (Q4_0..Q5_1 weight by the row's mean square), so a row must not be
+ *   split across calls. Types llama.cpp has no weighted rule for (F32, F16,
+ *   BF16, Q8_0) ignore imatrix. */
+typedef void (*slm_quantize_row_fn)(const float *row, void *dst, int64_t n_per_row, const float *imatrix);
 
 typedef struct slm_type_traits {
     const char *name;      /* "q4_0"; NULL for ids that are not valid types */
     int blck;              /* elements per block */
     int type_size;         /* bytes per block */
-    slm_to_f32_fn to_f32;  /* NULL when no decoder exists yet */
-    slm_from_f32_fn from_f32; /* NULL when no encoder exists yet */
+    slm_to_f32_fn to_f32;  /* NULL when no decoder exists */
+    slm_from_f32_fn from_f32; /* NULL when no encoder exists */
+    /* NULL for types llama-quantize cannot write (Q8_1 and Q8_K are
+     * activation formats: from_f32 only) and types with no encoder. */
+    slm_quantize_row_fn quantize_row;
 } slm_type_traits;
 
 /* Traits for a type id, or NULL when the id is not a valid ggml type. */

@@ -163,14 +163,22 @@ START_TEST(test_row_size) {
 }
 END_TEST
 
+/* Every type llama-quantize writes has a decoder, a reference encoder and
+ * a row encoder (quantize_row); Q8_1 and Q8_K, activation formats, have the
+ * first two only; the IQ2/IQ3/IQ1, ternary and integer types have none. */
 START_TEST(test_codec_pointers) {
+    static const slm_type writable[] = {SLM_TYPE_F32,  SLM_TYPE_F16,  SLM_TYPE_BF16, SLM_TYPE_Q4_0,  SLM_TYPE_Q4_1,
+                                        SLM_TYPE_Q5_0, SLM_TYPE_Q5_1, SLM_TYPE_Q8_0, SLM_TYPE_Q2_K,  SLM_TYPE_Q3_K,
+                                        SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K, SLM_TYPE_IQ4_NL, SLM_TYPE_IQ4_XS};
     for (int id = 0; id < SLM_TYPE_COUNT; id++) {
         const slm_type_traits *tt = slm_type_traits_get(id);
         if (!tt) continue;
-        bool has = id == SLM_TYPE_F32 || id == SLM_TYPE_F16 || id == SLM_TYPE_BF16 || id == SLM_TYPE_Q8_0 ||
-                   id == SLM_TYPE_Q4_0;
+        bool row = false;
+        for (size_t i = 0; i < sizeof writable / sizeof writable[0]; i++) row |= writable[i] == (slm_type)id;
+        bool has = row || id == SLM_TYPE_Q8_1 || id == SLM_TYPE_Q8_K;
         ck_assert_msg((tt->to_f32 != NULL) == has, "%s to_f32", tt->name);
         ck_assert_msg((tt->from_f32 != NULL) == has, "%s from_f32", tt->name);
+        ck_assert_msg((tt->quantize_row != NULL) == row, "%s quantize_row", tt->name);
     }
 }
 END_TEST
