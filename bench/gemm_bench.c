@@ -62,7 +62,7 @@ static int gemm_only(const char *tname, int M, int K, int N, int n_threads, int 
     }
     const slmrt_type_kernels *tk = &kern->by_type[type];
     const slmrt_gemm_type *gt = slmrt_gemm_type_for(g, type, K);
-    const size_t rs = slm_type_row_size(type, K), xs = slm_type_row_size(tk->partner, K);
+    const size_t rs = slm_type_row_size(type, K), xs = slmrt_prep_row_size(tk, K);
     uint8_t *w = malloc(rs * M), *x = aligned_alloc(64, (xs * N + 63) / 64 * 64);
     float *src = malloc(sizeof(float) * (size_t)K), *y = malloc(sizeof(float) * (size_t)M * N);
     uint32_t s = 1;

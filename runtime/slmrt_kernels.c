@@ -5,6 +5,7 @@
 
 #include <cpuid.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "slmrt_kernels_impl.h"
 
@@ -68,4 +69,30 @@ const slmrt_kernels *slmrt_kernels_for(slmrt_isa isa) {
 const slmrt_kernels *slmrt_kernels_best(void) {
     pthread_once(&kernel_once, kernel_tables_build);
     return kernel_best;
+}
+
+size_t slmrt_prep_row_size(const slmrt_type_kernels *tk, int n) {
+    const size_t plain = slm_type_row_size(tk->partner, n);
+    if (tk->partner != SLM_TYPE_Q8_0 || plain == 0) return plain;
+    return slmrt_q8_prep_layout(n).size;
+}
+
+void slmrt_q8_prep_finish(uint8_t *row, int n) {
+    const int nb = n / SLMRT_QK8_0;
+    const slmrt_q8_prep l = slmrt_q8_prep_layout(n);
+    const slmrt_block_q8_0 *blocks = (const slmrt_block_q8_0 *)row;
+    const size_t blocks_end = (size_t)nb * sizeof(slmrt_block_q8_0);
+    memset(row + blocks_end, 0, l.size - blocks_end);
+    float *d = (float *)(row + l.d_off);
+    int32_t *sum = (int32_t *)(row + l.sum_off);
+    int8_t *pairs = (int8_t *)(row + l.pairs_off);
+    for (int b = 0; b < nb; b++) {
+        d[b] = slm_f16_to_f32(slmrt_load_u16le(blocks[b].d));
+        int32_t s = 0;
+        for (int j = 0; j < SLMRT_QK8_0; j++) s += blocks[b].qs[j];
+        sum[b] = s;
+        int8_t *pair = pairs + (size_t)(b / 2) * 64 + (b % 2) * 16;
+        memcpy(pair, blocks[b].qs, 16);
+        memcpy(pair + 32, blocks[b].qs + 16, 16);
+    }
 }

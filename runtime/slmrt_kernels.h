@@ -36,6 +36,13 @@ typedef struct slmrt_kernels {
     void (*axpy_f32)(int n, float a, const float *x, float *y); /* y += a*x */
 } slmrt_kernels;
 
+/* Bytes of one prepared activation row of n elements for a type's kernels.
+ * A Q8_0-partner row is n/32 Q8_0 blocks followed by what only depends on
+ * the activation and would otherwise be redone for every weight row (see
+ * slmrt_q8_prep in slmrt_kernels_impl.h); other partners are their plain
+ * ggml rows. 0 when n does not fit the partner's blocks. */
+size_t slmrt_prep_row_size(const slmrt_type_kernels *tk, int n);
+
 /* The table for an ISA (NULL if this build/CPU lacks it). */
 const slmrt_kernels *slmrt_kernels_for(slmrt_isa isa);
 /* The table slmrt_isa_select() picks. */

@@ -213,6 +213,7 @@ static void avx2_prepare_q8_0(const float *x, void *out, int n) {
         const __m256i bytes = _mm256_packus_epi16(_mm256_packus_epi32(q0, q1), _mm256_packus_epi32(q2, q3));
         _mm256_storeu_si256((__m256i *)y[b].qs, _mm256_permutevar8x32_epi32(bytes, byte_order));
     }
+    slmrt_q8_prep_finish(out, n);
 }
 
 /* ------------------------------------------------------ quantized dots */
@@ -227,8 +228,8 @@ static inline __m256i avx2_block_dot_q8_0(const uint8_t *w_block, const uint8_t 
     return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
 }
 
-/* 8 int32 partial sums of (q-8)·x over one Q4_0 block: q·x - 8·x, both
- * pair sums fit int16 (15·128·2 and 8·128·2). */
+/* (q-8)·x of one Q4_0 block on its own (row tails): q·x - 8·x, both pair
+ * sums fit int16 (15·128·2 and 8·128·2). */
 static inline __m256i avx2_block_dot_q4_0(const uint8_t *w_block, const uint8_t *x_block) {
     const __m256i q = slmrt_x86_q4_0_nibbles((const slmrt_block_q4_0 *)w_block);
     const __m256i x = _mm256_loadu_si256((const __m256i *)((const slmrt_block_q8_0 *)x_block)->qs);
@@ -240,8 +241,47 @@ static float avx2_dot_q8_0_q8_0(int n, const void *w_row, const void *x_prepared
     return slmrt_x86_dot_blocks(n / SLMRT_QK8_0, w_row, sizeof(slmrt_block_q8_0), x_prepared, avx2_block_dot_q8_0);
 }
 
+/* Q4_0 · Q8_0, 8 blocks at a time, with the prepared row's tail
+ * (slmrt_q8_prep): two blocks share a register, the activation scales and
+ * quant sums come ready, so the loop has no per-block conversion. Each
+ * block's integer sum sum(q·x) - 8·sum(x) is exact (pair sums of unsigned
+ * nibbles times int8 fit int16: 2·15·128); the float part is
+ * slmrt_x86_dot_blocks's. */
 static float avx2_dot_q4_0_q8_0(int n, const void *w_row, const void *x_prepared) {
-    return slmrt_x86_dot_blocks(n / SLMRT_QK4_0, w_row, sizeof(slmrt_block_q4_0), x_prepared, avx2_block_dot_q4_0);
+    const int nb = n / SLMRT_QK4_0;
+    const uint8_t *w = w_row, *x = x_prepared;
+    const slmrt_q8_prep l = slmrt_q8_prep_layout(n);
+    const float *xd = (const float *)(x + l.d_off);
+    const int32_t *xsum = (const int32_t *)(x + l.sum_off);
+    const uint8_t *pairs = x + l.pairs_off;
+    const size_t w_size = sizeof(slmrt_block_q4_0);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    int b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        const uint8_t *wb = w + (size_t)b * w_size, *xp = pairs + (size_t)b * 32;
+        _mm_prefetch((const char *)wb + SLMRT_Q4_PREFETCH, _MM_HINT_T0);
+        _mm_prefetch((const char *)wb + SLMRT_Q4_PREFETCH + 64, _MM_HINT_T0);
+        _mm_prefetch((const char *)wb + SLMRT_Q4_PREFETCH + 128, _MM_HINT_T0);
+        __m256i s[4];
+        for (int p = 0; p < 4; p++) {
+            __m256i lo, hi;
+            slmrt_x86_q4_0_pair_nibbles(wb + 2 * p * w_size, &lo, &hi);
+            const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(xp + 64 * p)));
+            const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(xp + 64 * p + 32)));
+            s[p] = _mm256_madd_epi16(_mm256_add_epi16(plo, phi), ones);
+        }
+        const __m256i eight_sum = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(xsum + b)), 3);
+        const __m256i sumi = _mm256_sub_epi32(slmrt_x86_hsum_pairs_x4(s), eight_sum);
+        const __m256 scale = _mm256_mul_ps(slmrt_x86_scales_x8_w(wb, w_size), _mm256_loadu_ps(xd + b));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), scale, acc);
+    }
+    float sum = slmrt_x86_hsum_ps(acc);
+    for (; b < nb; b++) {
+        const uint8_t *wb = w + (size_t)b * w_size, *xb = x + (size_t)b * sizeof(slmrt_block_q8_0);
+        sum += (float)slmrt_x86_hsum_epi32(avx2_block_dot_q4_0(wb, xb)) * (slmrt_x86_load_f16(wb) * xd[b]);
+    }
+    return sum;
 }
 
 /* --------------------------------------------------------- f32 helpers */
@@ -271,6 +311,7 @@ void slmrt_kernels_init_avx2(slmrt_kernels *k) {
     k->by_type[SLM_TYPE_Q8_0].dot = avx2_dot_q8_0_q8_0;
     k->by_type[SLM_TYPE_Q4_0].prepare = avx2_prepare_q8_0;
     k->by_type[SLM_TYPE_Q4_0].dot = avx2_dot_q4_0_q8_0;
+    slmrt_kquant_init_avx2(k);
     k->dot_f32 = avx2_dot_f32;
     k->axpy_f32 = avx2_axpy_f32;
 }

@@ -63,6 +63,7 @@ static void scalar_prepare_bf16(const float *x, void *out, int n) {
 
 static void scalar_prepare_q8_0(const float *x, void *out, int n) {
     slm_type_traits_get(SLM_TYPE_Q8_0)->from_f32(x, out, n);
+    slmrt_q8_prep_finish(out, n);
 }
 
 /* --------------------------------------------------------- float dots */
@@ -184,6 +185,7 @@ void slmrt_kernels_init_scalar(slmrt_kernels *k) {
         .partner = SLM_TYPE_Q8_0, .prepare = scalar_prepare_q8_0, .dot = scalar_dot_q8_0_q8_0};
     k->by_type[SLM_TYPE_Q4_0] = (slmrt_type_kernels){
         .partner = SLM_TYPE_Q8_0, .prepare = scalar_prepare_q8_0, .dot = scalar_dot_q4_0_q8_0};
+    slmrt_kernels_scalar_add_quants(k);
     k->dot_f32 = scalar_dot_f32;
     k->axpy_f32 = scalar_axpy_f32;
 }

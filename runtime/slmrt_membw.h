@@ -6,8 +6,10 @@
 
 #include <stddef.h>
 
-/* Best-of-`reps` read bandwidth in GB/s (1e9 bytes/s) over a buffer of
- * `bytes` with n_threads threads; 0 on allocation failure. */
+/* Median-of-`reps` read bandwidth in GB/s (1e9 bytes/s) over a buffer of
+ * `bytes` with n_threads threads; 0 on allocation failure. The median, not
+ * the best: on a shared VM single passes have read anywhere from 33 to 64
+ * GB/s, and a benchmark's own figure is an average over many passes. */
 double slmrt_membw_probe(size_t bytes, int n_threads, int reps);
 
 #endif

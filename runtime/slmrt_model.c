@@ -46,7 +46,7 @@ static slm_status setup_mat(slmrt_model *rm, const slm_tensor *t, const float *b
     if (!rs)
         return slm_diag_set(d, SLM_ERR_INPUT, "tensor %s: row length %lld is not a multiple of the %s block size",
                             t->name, (long long)t->ne[0], slm_type_name(t->type));
-    size_t prs = slm_type_row_size(k->partner, t->ne[0]);
+    size_t prs = slmrt_prep_row_size(k, (int)t->ne[0]);
     if (!prs)
         return slm_diag_set(d, SLM_ERR_UNSUPPORTED,
                             "tensor %s: row length %lld does not fit the %s activation layout its %s kernel needs",

@@ -151,6 +151,17 @@ START_TEST(logits_golden_q8_0) { check_logits("golden/golden-Q8_0.gguf", "golden
 END_TEST
 START_TEST(logits_golden_q4_0) { check_logits("golden/golden-Q4_0.gguf", "golden/golden-Q4_0.logits.txt", 0, 0.9); }
 END_TEST
+/* The types of the quantization issue, each file made by llama-quantize
+ * --pure; one loop test each so a failure names the type. */
+static const char *const golden_quant_types[] = {"Q4_1", "Q5_0", "Q5_1", "Q2_K",   "Q3_K",
+                                                 "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"};
+START_TEST(logits_golden_more_quants) {
+    char gguf[64], logits[64];
+    snprintf(gguf, sizeof gguf, "golden/golden-%s.gguf", golden_quant_types[_i]);
+    snprintf(logits, sizeof logits, "golden/golden-%s.logits.txt", golden_quant_types[_i]);
+    check_logits(gguf, logits, 0, 0.9);
+}
+END_TEST
 START_TEST(logits_stories_f32) {
     check_logits("models/stories260K-ref-f32.gguf", "models/stories260K-ref-f32.logits.txt", 1e-3, 0);
 }
@@ -287,12 +298,20 @@ START_TEST(bad_inputs) {
     slm_model_free(m);
     snprintf(cmd, sizeof cmd, "%s run -m %s -p 'x' -n 1", ts_bin("slmrt"), broken);
     expect_error(log, 3, "ffn_gate", cmd);
-    /* a weight type the runtime has no kernels for (yet) */
-    const char *q41 = ts_shared("golden/golden-Q4_1.gguf");
-    if (q41) {
-        snprintf(cmd, sizeof cmd, "%s run -m %s -p 'x' -n 1", ts_bin("slmrt"), q41);
-        expect_error(log, 3, "q4_1", cmd);
-    }
+    /* a weight type the runtime has no kernels for: i8 (a valid ggml type
+     * llama.cpp does not run matrices in either) */
+    ck_assert_msg(slm_gguf_read(model, &m, &d) == SLM_OK, "%s", d.msg);
+    slm_tensor *wq = NULL;
+    for (uint32_t i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, "blk.0.attn_q.weight") == 0) wq = &m->tensors[i];
+    ck_assert_ptr_nonnull(wq);
+    void *i8 = calloc((size_t)slm_tensor_nelements(wq), 1);
+    ck_assert_msg(slm_tensor_set_owned(wq, SLM_TYPE_I8, i8, &d) == SLM_OK, "%s", d.msg);
+    snprintf(broken, sizeof broken, "%s", ts_tmp("i8.gguf"));
+    ck_assert_msg(slm_gguf_write(m, broken, NULL, &d) == SLM_OK, "%s", d.msg);
+    slm_model_free(m);
+    snprintf(cmd, sizeof cmd, "%s run -m %s -p 'x' -n 1", ts_bin("slmrt"), broken);
+    expect_error(log, 3, "i8", cmd);
     /* a token id outside the vocabulary */
     char toks[4096];
     snprintf(toks, sizeof toks, "%s", ts_tmp("bad.tokens"));
@@ -311,6 +330,8 @@ int main(void) {
     tcase_add_test(tc, logits_golden_bf16);
     tcase_add_test(tc, logits_golden_q8_0);
     tcase_add_test(tc, logits_golden_q4_0);
+    tcase_add_loop_test(tc, logits_golden_more_quants, 0,
+                        (int)(sizeof golden_quant_types / sizeof golden_quant_types[0]));
     tcase_add_test(tc, logits_stories_f32);
     tcase_add_test(tc, logits_stories_f16);
     tcase_add_test(tc, logits_shakespeare_f16);

@@ -398,7 +398,7 @@ static int gemm_case(const slmrt_kernels *k, const slmrt_gemm *g, const char *na
     if (!gt) return 0;
     const slmrt_type_kernels *tk = &k->by_type[type];
     const slm_type_traits *tr = slm_type_traits_get(type);
-    const size_t rs = slm_type_row_size(type, n_in), xs = slm_type_row_size(tk->partner, n_in);
+    const size_t rs = slm_type_row_size(type, n_in), xs = slmrt_prep_row_size(tk, n_in);
     uint8_t *w = malloc(rs * n_out), *x = malloc(xs * n_tok);
     float *src = malloc(sizeof(float) * n_in), *bias = malloc(sizeof(float) * n_out);
     float *wf = malloc(sizeof(float) * n_in * (size_t)n_out), *xf = malloc(sizeof(float) * n_in * (size_t)n_tok);

@@ -55,7 +55,10 @@ static float float_of(uint32_t u) {
 #define EXPECT_END() ck_assert_msg(n_bad == 0, "%d failures, first: %s", n_bad, first_bad)
 
 /* The weight types with kernels today. */
-static const slm_type supported_types[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_Q8_0, SLM_TYPE_Q4_0};
+static const slm_type supported_types[] = {SLM_TYPE_F32,  SLM_TYPE_F16,  SLM_TYPE_BF16,   SLM_TYPE_Q8_0,
+                                           SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0,   SLM_TYPE_Q5_1,
+                                           SLM_TYPE_Q2_K, SLM_TYPE_Q3_K, SLM_TYPE_Q4_K,   SLM_TYPE_Q5_K,
+                                           SLM_TYPE_Q6_K, SLM_TYPE_IQ4_NL, SLM_TYPE_IQ4_XS};
 #define N_SUPPORTED (int)(sizeof supported_types / sizeof supported_types[0])
 
 static const int float_lengths[] = {1,   2,   3,   5,   7,   8,   9,    15,   16,   17,   31,   32,  33,
@@ -64,11 +67,29 @@ static const int float_lengths[] = {1,   2,   3,   5,   7,   8,   9,    15,   16
 #define N_FLOAT_LENGTHS (int)(sizeof float_lengths / sizeof float_lengths[0])
 
 /* Quantized rows: every block count 1..20 (the SIMD code takes blocks 8 at
- * a time and the rest one by one), and the usual model widths. */
-static int quant_length(int i) { return i < 20 ? 32 * (i + 1) : (int[]){256, 1024, 2048, 5632}[i - 20]; }
+ * a time and the rest one by one), and the usual model widths; for the
+ * 256-element types every super-block count 1..20 and 5632. */
+static int quant_length(slm_type t, int i) {
+    if (slm_type_traits_get(t)->blck == 256) return i < 20 ? 256 * (i + 1) : (int[]){2048, 5632, 5632, 5632}[i - 20];
+    return i < 20 ? 32 * (i + 1) : (int[]){256, 1024, 2048, 5632}[i - 20];
+}
 #define N_QUANT_LENGTHS 24
 
 static bool type_is_blocked(slm_type t) { return slm_type_traits_get(t)->blck > 1; }
+
+/* Byte offsets of the fp16 scales in a block of each quantized type: raw
+ * random blocks get sane values there (random bytes could be inf/NaN). */
+static int block_f16_offsets(slm_type t, int off[2]) {
+    switch (t) {
+    case SLM_TYPE_Q4_1: case SLM_TYPE_Q5_1: case SLM_TYPE_Q4_K: case SLM_TYPE_Q5_K:
+        off[0] = 0, off[1] = 2;
+        return 2;
+    case SLM_TYPE_Q2_K: off[0] = 80, off[1] = 82; return 2;
+    case SLM_TYPE_Q3_K: off[0] = 108; return 1;
+    case SLM_TYPE_Q6_K: off[0] = 208; return 1;
+    default: off[0] = 0; return 1;
+    }
+}
 
 /* A buffer whose start is `misalign` bytes past a malloc'd (aligned) one:
  * kernels may not assume alignment. */
@@ -106,10 +127,15 @@ static void fill_weights(slm_type t, uint8_t *w, int n, uint32_t *s, bool raw) {
         const int nb = n / tt->blck;
         for (int b = 0; b < nb; b++) {
             uint8_t *blk = w + (size_t)b * tt->type_size;
-            for (int j = 2; j < tt->type_size; j++) blk[j] = (uint8_t)rng_next(s);
-            const uint16_t d = slm_f32_to_f16(ldexpf(0.5f + 0.5f * fabsf(rng_unit(s)), -(int)(rng_next(s) % 10)));
-            blk[0] = (uint8_t)(d & 0xFF);
-            blk[1] = (uint8_t)(d >> 8);
+            for (int j = 0; j < tt->type_size; j++) blk[j] = (uint8_t)rng_next(s);
+            int off[2];
+            const int n_f16 = block_f16_offsets(t, off);
+            for (int f = 0; f < n_f16; f++) {
+                const uint16_t d =
+                    slm_f32_to_f16(ldexpf(0.5f + 0.5f * fabsf(rng_unit(s)), -(int)(rng_next(s) % 10)));
+                blk[off[f]] = (uint8_t)(d & 0xFF);
+                blk[off[f] + 1] = (uint8_t)(d >> 8);
+            }
         }
         return;
     }
@@ -128,11 +154,29 @@ static double reference_dot(slm_type wt, const void *w, slm_type xt, const void 
     slm_type_traits_get(wt)->to_f32(w, wf, n);
     slm_type_traits_get(xt)->to_f32(x, xf, n);
     double sum = 0.0, sum_abs = 0.0;
-    for (int i = 0; i < n; i++) {
-        const double term = (double)wf[i] * (double)xf[i];
-        sum += term;
-        sum_abs += fabs(term);
-    }
+    if (xt == SLM_TYPE_Q8_1) {
+        /* Q4_1/Q5_1 (min m at byte 2) meet Q8_1's stored s = fp16(d·Σq):
+         * the min's term is m·s, as ggml defines the product */
+        const slm_type_traits *tw = slm_type_traits_get(wt);
+        for (int b = 0; b < n / 32; b++) {
+            const uint8_t *wb = (const uint8_t *)w + (size_t)b * tw->type_size;
+            const uint8_t *xb = (const uint8_t *)x + (size_t)b * 36;
+            const double m = slm_f16_to_f32((uint16_t)(wb[2] | wb[3] << 8));
+            const double term_m = m * slm_f16_to_f32((uint16_t)(xb[2] | xb[3] << 8));
+            sum += term_m;
+            sum_abs += fabs(term_m);
+            for (int i = 32 * b; i < 32 * b + 32; i++) {
+                const double term = ((double)wf[i] - m) * (double)xf[i];
+                sum += term;
+                sum_abs += fabs(term);
+            }
+        }
+    } else
+        for (int i = 0; i < n; i++) {
+            const double term = (double)wf[i] * (double)xf[i];
+            sum += term;
+            sum_abs += fabs(term);
+        }
     free(wf);
     free(xf);
     if (abs_sum) *abs_sum = sum_abs;
@@ -240,8 +284,12 @@ static void hand_activation_q8_0(float x[32]) {
 static void check_hand_answers(const slmrt_kernels *k, const char *name) {
     float x[32];
     hand_activation_q8_0(x);
+    /* the prepared row: the block, then its tail (slmrt_q8_prep) */
+    _Alignas(64) uint8_t x_row[256];
+    ck_assert_uint_eq(slmrt_prep_row_size(&k->by_type[SLM_TYPE_Q8_0], 32), sizeof x_row);
+    k->by_type[SLM_TYPE_Q8_0].prepare(x, x_row, 32);
     slmrt_block_q8_0 xq;
-    k->by_type[SLM_TYPE_Q8_0].prepare(x, &xq, 32);
+    memcpy(&xq, x_row, sizeof xq);
     ck_assert_msg(xq.d[0] == 0x00 && xq.d[1] == 0x3C, "%s: d must be fp16 1.0", name);
     static const int8_t want_q[32] = {127, 3, -3, 1, -1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                       -3,  0, 0,  0, 0,  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -253,7 +301,7 @@ static void check_hand_answers(const slmrt_kernels *k, const char *name) {
     memset(&wq, 0, sizeof wq);
     store_u16(wq.d, 0x3800);
     for (int j = 0; j < 6; j++) wq.qs[j] = (int8_t)(j + 1);
-    ck_assert_msg(k->by_type[SLM_TYPE_Q8_0].dot(32, &wq, &xq) == 64.5f, "%s: q8_0 dot", name);
+    ck_assert_msg(k->by_type[SLM_TYPE_Q8_0].dot(32, &wq, x_row) == 64.5f, "%s: q8_0 dot", name);
 
     /* Q4_0 weight d = 0.25: element 0 is nibble 15 (+7), element 16 nibble
      * 0 (-8), all others nibble 8 (0): 7*127 + (-8)*(-3) = 913, times 0.25. */
@@ -261,7 +309,7 @@ static void check_hand_answers(const slmrt_kernels *k, const char *name) {
     store_u16(w4.d, 0x3400);
     memset(w4.qs, 0x88, sizeof w4.qs);
     w4.qs[0] = 0x0F;
-    ck_assert_msg(k->by_type[SLM_TYPE_Q4_0].dot(32, &w4, &xq) == 228.25f, "%s: q4_0 dot", name);
+    ck_assert_msg(k->by_type[SLM_TYPE_Q4_0].dot(32, &w4, x_row) == 228.25f, "%s: q4_0 dot", name);
 
     /* F16 / BF16: the activation is rounded to the partner type first, so
      * 0.1 counts as fp16 0.0999755859375 and bf16 0.10009765625. */
@@ -357,6 +405,32 @@ START_TEST(test_simd_hand_answers) {
 }
 END_TEST
 
+/* The tail of a Q8_0-partner prepared row (slmrt_q8_prep) against its
+ * definition: block scales widened, quant sums, the regrouped pairs, zeros
+ * elsewhere. */
+static bool q8_prep_tail_ok(const uint8_t *row, int n) {
+    const int nb = n / 32;
+    const slmrt_q8_prep l = slmrt_q8_prep_layout(n);
+    const slmrt_block_q8_0 *blocks = (const slmrt_block_q8_0 *)row;
+    for (size_t i = (size_t)nb * 34; i < l.d_off; i++)
+        if (row[i]) return false;
+    for (int b = 0; b < nb; b++) {
+        float d;
+        int32_t sum, want_sum = 0;
+        memcpy(&d, row + l.d_off + 4 * (size_t)b, 4);
+        memcpy(&sum, row + l.sum_off + 4 * (size_t)b, 4);
+        for (int j = 0; j < 32; j++) want_sum += blocks[b].qs[j];
+        if (d != slm_f16_to_f32((uint16_t)(blocks[b].d[0] | blocks[b].d[1] << 8)) || sum != want_sum) return false;
+        const int8_t *pair = (const int8_t *)row + l.pairs_off + (size_t)(b / 2) * 64 + (b % 2) * 16;
+        if (memcmp(pair, blocks[b].qs, 16) || memcmp(pair + 32, blocks[b].qs + 16, 16)) return false;
+    }
+    if (nb % 2) /* the missing partner of the last block reads as zeros */
+        for (int j = 0; j < 16; j++)
+            if (row[l.pairs_off + (size_t)(nb / 2) * 64 + 16 + j] || row[l.pairs_off + (size_t)(nb / 2) * 64 + 48 + j])
+                return false;
+    return true;
+}
+
 /* The scalar dot of each type against the decoded rows multiplied in
  * double; the scalar prepare against the formats encoders. */
 START_TEST(test_scalar_known_answers) {
@@ -368,10 +442,10 @@ START_TEST(test_scalar_known_answers) {
         const slmrt_type_kernels *tk = &k->by_type[t];
         const int n_lengths = type_is_blocked(t) ? N_QUANT_LENGTHS : N_FLOAT_LENGTHS;
         for (int li = 0; li < n_lengths; li++) {
-            const int n = type_is_blocked(t) ? quant_length(li) : float_lengths[li];
+            const int n = type_is_blocked(t) ? quant_length(t, li) : float_lengths[li];
             for (int raw = 0; raw <= (int)type_is_blocked(t); raw++) {
                 test_buf w = buf_alloc(slm_type_row_size(t, n), 1);
-                test_buf xp = buf_alloc(slm_type_row_size(tk->partner, n), 3);
+                test_buf xp = buf_alloc(slmrt_prep_row_size(tk, n), 3);
                 test_buf want = buf_alloc(slm_type_row_size(tk->partner, n), 0);
                 float *x = malloc((size_t)n * sizeof *x);
                 ck_assert_ptr_nonnull(x);
@@ -381,6 +455,8 @@ START_TEST(test_scalar_known_answers) {
                 slm_type_traits_get(tk->partner)->from_f32(x, want.p, n);
                 EXPECT(memcmp(xp.p, want.p, slm_type_row_size(tk->partner, n)) == 0, "%s n=%d: prepare bytes",
                        slm_type_name(t), n);
+                if (tk->partner == SLM_TYPE_Q8_0)
+                    EXPECT(q8_prep_tail_ok(xp.p, n), "%s n=%d: prepared row tail", slm_type_name(t), n);
                 double abs_sum;
                 const double expect = reference_dot(t, w.p, tk->partner, xp.p, n, &abs_sum);
                 const float got = tk->dot(n, w.p, xp.p);
@@ -439,9 +515,9 @@ START_TEST(test_simd_dots_match_scalar) {
         const slmrt_type_kernels *ref = &scalar->by_type[t];
         const int n_lengths = type_is_blocked(t) ? N_QUANT_LENGTHS : N_FLOAT_LENGTHS;
         for (int li = 0; li < n_lengths; li++) {
-            const int n = type_is_blocked(t) ? quant_length(li) : float_lengths[li];
+            const int n = type_is_blocked(t) ? quant_length(t, li) : float_lengths[li];
             for (int raw = 0; raw <= (int)type_is_blocked(t); raw++) {
-                const size_t x_size = slm_type_row_size(ref->partner, n);
+                const size_t x_size = slmrt_prep_row_size(ref, n);
                 test_buf w = buf_alloc(slm_type_row_size(t, n), 1);
                 test_buf xp_ref = buf_alloc(x_size, 3);
                 test_buf xp = buf_alloc(x_size, 5);
@@ -465,7 +541,8 @@ START_TEST(test_simd_dots_match_scalar) {
                            "%s %s n=%d raw=%d: dot %.9g, scalar %.9g (sum|terms| %.3g)", tables[i].name,
                            slm_type_name(t), n, raw, got, want, abs_sum);
                     /* one order everywhere: the same bits */
-                    if (t == SLM_TYPE_F32 || t == SLM_TYPE_F16)
+                    if (t == SLM_TYPE_F32 || t == SLM_TYPE_F16 || t == SLM_TYPE_Q4_K || t == SLM_TYPE_Q5_K ||
+                        t == SLM_TYPE_Q6_K)
                         EXPECT(got == want, "%s %s n=%d: dot %a, scalar %a (must be identical)", tables[i].name,
                                slm_type_name(t), n, got, want);
                 }
@@ -610,7 +687,7 @@ START_TEST(test_simd_prepare_identical_bytes) {
         const slm_type weight_of[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32};
         for (int p = 0; p < 4; p++) {
             const int n = partners[p] == SLM_TYPE_Q8_0 ? 32 * N_BLOCKS : N_FLOATS;
-            const size_t size = slm_type_row_size(partners[p], n);
+            const size_t size = slmrt_prep_row_size(&scalar->by_type[weight_of[p]], n);
             uint8_t *want = malloc(size), *got = malloc(size);
             ck_assert(want && got);
             scalar->by_type[weight_of[p]].prepare(x, want, n);
@@ -643,12 +720,14 @@ START_TEST(test_simd_prepare_q8_0_ties) {
     for (int k = -127; k <= 126; k++) {
         for (int j = 0; j < 32; j++) x[j] = (float)k + 0.5f;
         x[k & 31] = 127.0f;
-        slmrt_block_q8_0 want, got;
-        scalar->by_type[SLM_TYPE_Q8_0].prepare(x, &want, 32);
+        _Alignas(64) uint8_t want_row[256], got_row[256]; /* a block and its prepared tail */
+        scalar->by_type[SLM_TYPE_Q8_0].prepare(x, want_row, 32);
+        slmrt_block_q8_0 want;
+        memcpy(&want, want_row, sizeof want);
         EXPECT(want.qs[(k & 31) ^ 1] == (int8_t)(k >= 0 ? k + 1 : k), "scalar: %d.5 -> %d", k, want.qs[(k & 31) ^ 1]);
         for (int i = 0; i < n_tables; i++) {
-            tables[i].k.by_type[SLM_TYPE_Q8_0].prepare(x, &got, 32);
-            EXPECT(memcmp(&got, &want, sizeof got) == 0, "%s: block of %d.5", tables[i].name, k);
+            tables[i].k.by_type[SLM_TYPE_Q8_0].prepare(x, got_row, 32);
+            EXPECT(memcmp(got_row, want_row, sizeof got_row) == 0, "%s: block of %d.5", tables[i].name, k);
         }
     }
     EXPECT_END();
