@@ -4,11 +4,12 @@
  * with vpdpwssd, AVX512_VNNI; 0: vpmaddwd then vpaddd) and SLMRT_KQ_NAME(x)
  * (the suffix of the exported functions).
  *
- * Per super-block of 256 the integer sums are exactly the scalar
- * reference's (slmrt_kernels_scalar_q.c): Σ_j sc_j·Σ q·x over the
- * sub-blocks and Σ_j m_j·Σ x from Q8_K's bsums; the float step
- * (d_x·d)·isum − (d_x·dmin)·msum is the same expression, so these kernels
- * return the scalar reference's bits. Weight quants are unsigned (Q6_K's −32
+ * Per super-block of 256 the integer sums are exact, as in the scalar
+ * reference (slmrt_kernels_scalar_q.c): Σ_j sc_j·Σ q·x over the sub-blocks
+ * and Σ_j m_j·Σ x from Q8_K's bsums, here spread over 8 int32 lanes; each
+ * lane is scaled by d_x·d (d_x·dmin) and summed in float across super-blocks,
+ * a different float order from the reference's (tests compare within
+ * rounding). Weight quants are unsigned (Q6_K's −32
  * moves into the bsums term), so vpmaddubsw multiplies them with the int8
  * activations: pair sums stay within int16 (63·127·2 at most). */
 #ifndef SLMRT_KQUANT_X86_H
@@ -25,14 +26,6 @@
 #else
 #define SLMRT_KQ_DOT16(acc, a, b) _mm256_add_epi32((acc), _mm256_madd_epi16((a), (b)))
 #endif
-
-/* A product the compiler must round on its own: this file is built with
- * -mfma, and a fused a*b - c*d would round differently from the scalar
- * reference. */
-static inline float kq_rounded(float v) {
-    __asm__("" : "+x"(v));
-    return v;
-}
 
 static inline float kq_load_f16(const uint8_t *p) { return _cvtsh_ss(slmrt_load_u16le(p)); }
 
@@ -53,25 +46,29 @@ static inline __m256i kq_bcast16_mask(int j) {
     return _mm256_set1_epi16(lo);
 }
 
-/* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K block (formats.md §2.1) as
- * bytes sc0..sc7 then m0..m7, unpacked with 32-bit masks as ggml does. */
-static inline void kq_k4_scales(const uint8_t packed[12], uint8_t out[16]) {
-    uint32_t u[4];
-    memcpy(u, packed, 12);
-    const uint32_t kmask1 = 0x3f3f3f3fu, kmask2 = 0x0f0f0f0fu, kmask3 = 0x03030303u;
-    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-    const uint32_t mins_lo = u[1] & kmask1;
-    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-    u[2] = mins_lo;
-    u[0] &= kmask1;
-    memcpy(out, u, 16);
+/* The 8 six-bit scales and 8 mins of a Q4_K/Q5_K block (formats.md §2.1)
+ * as bytes sc0..sc7 then m0..m7. With the 12 packed bytes as 32-bit words
+ * u0 u1 u2: sc0-3 = u0 & 0x3f.., sc4-7 = (u2 & 0x0f..) | (u0 >> 6 & 3..) << 4,
+ * m0-3 = u1 & 0x3f.., m4-7 = (u2 >> 4 & 0x0f..) | (u1 >> 6 & 3..) << 4. In
+ * registers: going through memory (four 32-bit stores read back as one
+ * 128-bit load) stalls store forwarding. `packed` may be read 16 bytes
+ * wide (the quants follow it in the block). */
+static inline __m128i kq_k4_scales(const uint8_t *packed) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)packed);
+    const __m128i a = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)); /* u0 u2 u1 u2 */
+    const __m128i b = _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)); /* u0 u0 u1 u1 */
+    const __m128i low6 = _mm_and_si128(a, _mm_set1_epi32(0x3f3f3f3f));
+    const __m128i nib = _mm_and_si128(_mm_srlv_epi32(a, _mm_setr_epi32(0, 0, 0, 4)), _mm_set1_epi32(0x0f0f0f0f));
+    const __m128i top2 = _mm_slli_epi32(_mm_and_si128(_mm_srli_epi32(b, 6), _mm_set1_epi32(0x03030303)), 4);
+    return _mm_blend_epi32(low6, _mm_or_si128(nib, top2), 0xA);
 }
 
-/* Σ_j m_j·(bsum_2j + bsum_2j+1) of a Q4_K/Q5_K block, mins at bytes 8..15. */
-static inline int32_t kq_k4_min_sum(const uint8_t scales_mins[16], const slm_block_q8_k *x) {
-    const __m128i m = _mm_loadl_epi64((const __m128i *)(scales_mins + 8));
+/* m_j·(bsum_2j + bsum_2j+1) of a Q4_K/Q5_K block in 8 int32 lanes, mins in
+ * bytes 8..15 of sm. */
+static inline __m256i kq_k4_min_sums(__m128i sm, const slm_block_q8_k *x) {
+    const __m128i m = _mm_unpackhi_epi64(sm, sm);
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m)); /* m0 m0 m1 m1 ... */
-    return slmrt_x86_hsum_epi32(_mm256_madd_epi16(kq_q8k_bsums(x), m16));
+    return _mm256_madd_epi16(kq_q8k_bsums(x), m16);
 }
 
 /* Q4_K and Q5_K: chunk c of 64 elements holds sub-block 2c in the low
@@ -79,18 +76,19 @@ static inline int32_t kq_k4_min_sum(const uint8_t scales_mins[16], const slm_blo
 static SLMRT_ALWAYS_INLINE float kq_dot_k4(int n, const uint8_t *w, size_t w_size, const slm_block_q8_k *x,
                                           bool five_bits) {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    float sum = 0.0f;
+    __m256 fsum = _mm256_setzero_ps();
     for (int b = 0; b < n / SLM_QK_K; b++, w += w_size, x++) {
         _mm_prefetch((const char *)w + 4 * w_size, _MM_HINT_T0);
         _mm_prefetch((const char *)w + 4 * w_size + 64, _MM_HINT_T0);
         _mm_prefetch((const char *)w + 4 * w_size + 128, _MM_HINT_T0);
         /* Q4_K: d dmin scales[12] qs[128]; Q5_K: d dmin scales[12] qh[32] qs[128] */
         const uint8_t *scales = w + 4, *qs = w + (five_bits ? 48 : 16), *qh = w + 16;
-        uint8_t sm[16];
-        kq_k4_scales(scales, sm);
-        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sm)));
+        const __m128i sm = kq_k4_scales(scales);
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
         const __m256i hbits = five_bits ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
-        __m256i acc = _mm256_setzero_si256();
+        /* two accumulators: one chain of 8 dependent vpdpwssd was the
+         * bottleneck */
+        __m256i acc = _mm256_setzero_si256(), acc_hi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
             __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
@@ -104,13 +102,16 @@ static SLMRT_ALWAYS_INLINE float kq_dot_k4(int n, const uint8_t *w, size_t w_siz
             const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * c)));
             const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * c + 32)));
             acc = SLMRT_KQ_DOT16(acc, plo, _mm256_shuffle_epi8(sc16, kq_bcast16_mask(2 * c)));
-            acc = SLMRT_KQ_DOT16(acc, phi, _mm256_shuffle_epi8(sc16, kq_bcast16_mask(2 * c + 1)));
+            acc_hi = SLMRT_KQ_DOT16(acc_hi, phi, _mm256_shuffle_epi8(sc16, kq_bcast16_mask(2 * c + 1)));
         }
-        const int32_t isum = slmrt_x86_hsum_epi32(acc), msum = kq_k4_min_sum(sm, x);
+        /* the 8 lanes of the exact integer sums go to float as they are:
+         * two horizontal sums per super-block cost a fifth of the loop */
         const float dx = kq_q8k_d(x);
-        sum += kq_rounded((dx * kq_load_f16(w)) * (float)isum) - kq_rounded((dx * kq_load_f16(w + 2)) * (float)msum);
+        const __m256 d = _mm256_set1_ps(dx * kq_load_f16(w)), dmin = _mm256_set1_ps(dx * kq_load_f16(w + 2));
+        fsum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(acc, acc_hi)), d, fsum);
+        fsum = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(kq_k4_min_sums(sm, x)), dmin, fsum);
     }
-    return sum;
+    return slmrt_x86_hsum_ps(fsum);
 }
 
 /* Q6_K: for half h, L = ql + 64h, H = qh + 32h; the four 32-element runs are
@@ -119,7 +120,7 @@ static SLMRT_ALWAYS_INLINE float kq_dot_k4(int n, const uint8_t *w, size_t w_siz
  * quant is q+32 (0..63); the −32 is applied as −32·Σ_j sc_j·bsum_j. */
 static SLMRT_ALWAYS_INLINE float kq_dot_q6_k(int n, const uint8_t *w, const slm_block_q8_k *x) {
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
-    float sum = 0.0f;
+    __m256 fsum = _mm256_setzero_ps();
     for (int b = 0; b < n / SLM_QK_K; b++, w += sizeof(slm_block_q6_k), x++) {
         _mm_prefetch((const char *)w + 4 * sizeof(slm_block_q6_k), _MM_HINT_T0);
         _mm_prefetch((const char *)w + 4 * sizeof(slm_block_q6_k) + 64, _MM_HINT_T0);
@@ -156,13 +157,11 @@ static SLMRT_ALWAYS_INLINE float kq_dot_q6_k(int n, const uint8_t *w, const slm_
                 acc = SLMRT_KQ_DOT16(acc, p, scv);
             }
         }
-        const int32_t raw = slmrt_x86_hsum_epi32(acc);
-        const int32_t offset = slmrt_x86_hsum_epi32(_mm256_madd_epi16(kq_q8k_bsums(x), sc_all));
-        const int32_t isum = raw - 32 * offset;
-        /* the scalar reference subtracts (d_x·0)·0 here, which changes nothing */
-        sum += kq_rounded((kq_q8k_d(x) * kq_load_f16(w + 208)) * (float)isum);
+        const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(kq_q8k_bsums(x), sc_all), 5);
+        const __m256 d = _mm256_set1_ps(kq_q8k_d(x) * kq_load_f16(w + 208));
+        fsum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc, offset)), d, fsum);
     }
-    return sum;
+    return slmrt_x86_hsum_ps(fsum);
 }
 
 static float SLMRT_KQ_NAME(slmrt_kq_dot_q4_k)(int n, const void *w_row, const void *x_prepared) {
