@@ -88,6 +88,19 @@ float slm_make_qkx3_quants(int n, int nmax, const float *x, const float *weights
                            uint8_t *Laux, float rmin, float rdelta, int nstep, bool use_mad);
 float slm_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *quant_weights);
 
+/* make_qkx2_quants (kx3 false; weights required) or make_qkx3_quants (kx3
+ * true; weights NULL means x²) on `count` consecutive groups of n <= 32
+ * values at once (slm_codec_kfit_lanes.c): group g reads x + g*n and
+ * weights + g*n and gets L + g*n, the_min[g] and scale[g], bit for bit what
+ * one call per group gives. The encoders' hot path. */
+void slm_make_qkx_quants_groups(int count, int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                                float *the_min, float *scale, float rmin, float rdelta, int nstep, bool use_mad,
+                                bool kx3);
+/* make_qx_quants with rmse_type 1 (weights qw, x² when NULL) on `count`
+ * consecutive groups of n <= 32 at once; scale[g] is group g's result. */
+void slm_make_qx_quants_groups(int count, int n, int nmax, const float *x, int8_t *L, const float *qw,
+                               float *scale);
+
 /* Packs 8 six-bit scales and mins into Q4_K/Q5_K's 12 bytes (formats.md
  * §2.1); ls and lm must be <= 63. */
 void slm_pack_scale_min_k4(const uint8_t ls[8], const uint8_t lm[8], uint8_t q[SLM_K_SCALE_SIZE]);

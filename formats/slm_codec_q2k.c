@@ -43,8 +43,7 @@ void slm_quantize_row_q2_k_ref(const float *x, void *vy, int64_t k) {
     slm_block_q2_k *y = vy;
     const int64_t nb = k / QK_K;
     uint8_t L[QK_K];
-    uint8_t Laux[16];
-    float weights[16];
+    float weights[QK_K];
     float mins[QK_K / 16];
     float scales[QK_K / 16];
     const float q4scale = 15.f;
@@ -53,10 +52,10 @@ void slm_quantize_row_q2_k_ref(const float *x, void *vy, int64_t k) {
         /* Scales are never negative (the min is subtracted). */
         float max_scale = 0;
         float max_min = 0;
+        for (int l = 0; l < QK_K; ++l) weights[l] = fabsf(x[l]);
+        /* make_qkx2_quants on the 16 groups, several at once */
+        slm_make_qkx_quants_groups(QK_K / 16, 16, 3, x, weights, L, mins, scales, -0.5f, 0.1f, 15, true, false);
         for (int j = 0; j < QK_K / 16; ++j) {
-            for (int l = 0; l < 16; ++l) weights[l] = fabsf(x[16 * j + l]);
-            scales[j] = slm_make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f, 0.1f,
-                                             15, true);
             if (scales[j] > max_scale) max_scale = scales[j];
             if (mins[j] > max_min) max_min = mins[j];
         }
@@ -116,11 +115,10 @@ void slm_dequantize_row_q2_k(const void *vx, float *y, int64_t k) {
 static void quantize_row_q2_k_impl(const float *x, slm_block_q2_k *y, int64_t k, const float *quant_weights) {
     const int64_t nb = k / QK_K;
     uint8_t L[QK_K];
-    uint8_t Laux[16];
     float mins[QK_K / 16];
     float scales[QK_K / 16];
     float sw[QK_K / 16];
-    float weight[16];
+    float weights[QK_K];
     uint8_t Ls[QK_K / 16], Lm[QK_K / 16];
 
     for (int64_t i = 0; i < nb; i++) {
@@ -128,11 +126,12 @@ static void quantize_row_q2_k_impl(const float *x, slm_block_q2_k *y, int64_t k,
         float sigma2 = slm_sum_x2(x, QK_K) / QK_K;
         for (int j = 0; j < QK_K / 16; ++j) {
             const float *qw = quant_weights + QK_K * i + 16 * j;
+            float *weight = weights + 16 * j;
             for (int l = 0; l < 16; ++l) weight[l] = qw[l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
             for (int l = 0; l < QK_K / 16; ++l) sw[j] += weight[l];
-            scales[j] = slm_make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f,
-                                             36, false);
         }
+        /* make_qkx3_quants on the 16 groups, several at once */
+        slm_make_qkx_quants_groups(QK_K / 16, 16, 3, x, weights, L, mins, scales, -0.9f, 0.05f, 36, false, true);
         float dm = slm_make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
         float mm = slm_make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
         slm_store_f16(y[i].d, dm);

@@ -45,8 +45,7 @@ static void requantize(const float *x, const uint8_t d_h[2], const uint8_t dmin_
  * the largest scale and min. */
 static void encode_scales_ref(const float *x, const kquant_shape *sh, uint8_t scales_out[SLM_K_SCALE_SIZE],
                               uint8_t d_h[2], uint8_t dmin_h[2], uint8_t *L) {
-    uint8_t Laux[32];
-    float weights[32];
+    float weights[QK_K];
     float mins[QK_K / 32];
     float scales[QK_K / 32];
     float max_scale = 0;
@@ -55,9 +54,12 @@ static void encode_scales_ref(const float *x, const kquant_shape *sh, uint8_t sc
         float sum_x2 = 0;
         for (int l = 0; l < 32; ++l) sum_x2 += x[32 * j + l] * x[32 * j + l];
         float av_x = sqrtf(sum_x2 / 32);
-        for (int l = 0; l < 32; ++l) weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = slm_make_qkx2_quants(32, sh->nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                         sh->ref_rmin, sh->ref_rdelta, sh->ref_nstep, false);
+        for (int l = 0; l < 32; ++l) weights[32 * j + l] = av_x + fabsf(x[32 * j + l]);
+    }
+    /* make_qkx2_quants on all 8 sub-blocks at once */
+    slm_make_qkx_quants_groups(QK_K / 32, 32, sh->nmax, x, weights, L, mins, scales, sh->ref_rmin, sh->ref_rdelta,
+                               sh->ref_nstep, false, false);
+    for (int j = 0; j < QK_K / 32; ++j) {
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -84,10 +86,9 @@ static void encode_scales_ref(const float *x, const kquant_shape *sh, uint8_t sc
 static void encode_scales_weighted(const float *x, const float *qw, int nmax, bool clamp63,
                                    uint8_t scales_out[SLM_K_SCALE_SIZE], uint8_t d_h[2], uint8_t dmin_h[2],
                                    uint8_t *L) {
-    uint8_t Laux[32];
     uint8_t Ls[QK_K / 32];
     uint8_t Lm[QK_K / 32];
-    float weights[32];
+    float weights[QK_K];
     float sw[QK_K / 32];
     float mins[QK_K / 32];
     float scales[QK_K / 32];
@@ -95,13 +96,14 @@ static void encode_scales_weighted(const float *x, const float *qw, int nmax, bo
     for (int l = 0; l < QK_K; ++l) sum_x2 += x[l] * x[l];
     float sigma2 = 2 * sum_x2 / QK_K;
     for (int j = 0; j < QK_K / 32; ++j) {
-        for (int l = 0; l < 32; ++l) weights[l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
+        float *w = weights + 32 * j;
+        for (int l = 0; l < 32; ++l) w[l] = qw[32 * j + l] * sqrtf(sigma2 + x[32 * j + l] * x[32 * j + l]);
         float sumw = 0;
-        for (int l = 0; l < 32; ++l) sumw += weights[l];
+        for (int l = 0; l < 32; ++l) sumw += w[l];
         sw[j] = sumw;
-        scales[j] = slm_make_qkx3_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, -0.9f, 0.05f, 36,
-                                         false);
     }
+    /* make_qkx3_quants on all 8 sub-blocks at once */
+    slm_make_qkx_quants_groups(QK_K / 32, 32, nmax, x, weights, L, mins, scales, -0.9f, 0.05f, 36, false, true);
     float d_block = slm_make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
     float m_block = slm_make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
     /* make_qp_quants caps levels at 63 but lets a negative one (from a

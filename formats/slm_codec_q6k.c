@@ -22,9 +22,10 @@ static void encode_q6_k(const float *x, slm_block_q6_k *y, const float *qw) {
     float scales[QK_K / 16];
     float max_scale = 0;
     float max_abs_scale = 0;
+    /* make_qx_quants on the 16 groups, several at once */
+    slm_make_qx_quants_groups(QK_K / 16, 16, 32, x, L, qw, scales);
     for (int ib = 0; ib < QK_K / 16; ++ib) {
-        const float scale = slm_make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, 1, qw ? qw + 16 * ib : NULL);
-        scales[ib] = scale;
+        const float scale = scales[ib];
         const float abs_scale = fabsf(scale);
         if (abs_scale > max_abs_scale) {
             max_abs_scale = abs_scale;

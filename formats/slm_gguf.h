@@ -9,7 +9,9 @@
  *
  * The writer streams the model tensor by tensor into a temporary file that is
  * renamed on success. A tensor whose out_type differs from its type is
- * converted row-chunk by row-chunk (decode to f32, reference-encode). */
+ * converted a batch of rows at a time: decode to f32, then encode each row
+ * with out_type's quantize_row (llama-quantize's rules) and the tensor's
+ * quant_weights. */
 #ifndef SLM_GGUF_H
 #define SLM_GGUF_H
 
@@ -19,10 +21,19 @@
 
 slm_status slm_gguf_read(const char *path, slm_model **out, slm_diag *d);
 
+/* Runs body(ctx, i) for every i in [0, n), in any order and possibly on
+ * several threads at once; returns when all are done. */
+typedef void (*slm_parallel_for_fn)(void *pctx, int64_t n, void (*body)(void *ctx, int64_t i), void *ctx);
+
 typedef struct slm_gguf_write_opts {
     uint32_t alignment;        /* 0 = 32 */
     slm_progress_fn progress;  /* may be NULL */
     void *progress_ctx;
+    /* Encodes the rows of each converted tensor in parallel; NULL runs
+     * serially. A hook rather than a thread library in formats: the caller
+     * owns threading (slmc passes OpenMP's). The bytes do not depend on it. */
+    slm_parallel_for_fn parallel_for;
+    void *parallel_ctx;
 } slm_gguf_write_opts;
 
 /* Writes hparams and tokenizer keys, then the model's metadata (which should

@@ -3,9 +3,12 @@
  * Everything that can be checked is checked before the output file is
  * created (types, encoders, block sizes, metadata values). Tensors are then
  * streamed one at a time, so peak memory follows the largest tensor, and a
- * tensor whose out_type differs from its type is converted a chunk of rows at
- * a time. The file is written under a temporary name and renamed only when
- * complete; any failure removes it. */
+ * tensor whose out_type differs from its type is converted a batch of rows at
+ * a time, each row encoded with out_type's quantize_row and the tensor's
+ * importance weights, on the caller's threads. The file is written under a
+ * temporary name and renamed only when complete; any failure removes it. */
+#include <stdalign.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +20,8 @@
 #endif
 
 #define GGUF_VERSION 3
-#define CONVERT_CHUNK_FLOATS ((size_t)1 << 20) /* rows decoded at a time: up to ~4 MB of f32 */
+#define CONVERT_CHUNK_FLOATS ((size_t)1 << 22) /* elements encoded per batch: up to 16 MB of f32 */
+#define ENCODE_ITEM_FLOATS ((size_t)1 << 15)   /* elements per unit of parallel work */
 
 /* ------------------------------------------------------------ encoding */
 
@@ -141,7 +145,7 @@ static slm_status plan_tensors(const slm_model *m, uint64_t *nbytes, uint64_t *t
         if (t->ne[0] % out->blck != 0)
             return slm_diag_set(d, SLM_ERR_USAGE, "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %d",
                                 t->name, (long long)t->ne[0], out->name, out->blck);
-        if (t->out_type != t->type && !out->from_f32)
+        if (t->out_type != t->type && !out->quantize_row && !out->from_f32)
             return slm_diag_set(d, SLM_ERR_UNSUPPORTED, "tensor '%s': no encoder for type %s yet", t->name, out->name);
         if (t->out_type != t->type && !in->to_f32)
             return slm_diag_set(d, SLM_ERR_UNSUPPORTED, "tensor '%s': no decoder for type %s to convert it to %s",
@@ -193,33 +197,104 @@ static slm_status write_tensor_infos(slm_outfile *f, const slm_model *m, const u
     return st;
 }
 
-/* Decodes rows to f32 and reference-encodes them into out_type. */
-static slm_status convert_tensor(slm_outfile *f, const slm_tensor *t, slm_diag *d) {
-    const slm_type_traits *out = slm_type_traits_get(t->out_type);
+/* One batch of rows of a tensor being converted, cut into items of a few
+ * rows that threads encode independently: every row's bytes depend only on
+ * that row and its weights, so the output is the same for any thread count.
+ * One extra item writes the previous batch meanwhile, so the file I/O
+ * overlaps the encoding instead of leaving the other threads idle. */
+typedef struct encode_batch {
+    const slm_tensor *t;
+    const slm_type_traits *in, *out;
+    int64_t row0, nrows;      /* rows of the tensor in this batch */
+    int64_t rows_per_item;
+    size_t in_row, out_row;   /* bytes */
+    float *fbuf;              /* nrows x ne[0] decoded rows; NULL: read f32 source rows in place */
+    char *obuf;               /* nrows x out_row */
+    /* the previous batch, written by item 0 while the others encode */
+    const char *pending;      /* NULL when there is none */
+    size_t pending_bytes;
+    slm_outfile *f;
+    slm_status write_status;
+    slm_diag *d;
+} encode_batch;
+
+static void encode_rows(const encode_batch *b, int64_t item) {
+    const slm_tensor *t = b->t;
+    int64_t ne0 = t->ne[0], first = item * b->rows_per_item;
+    int64_t n = b->nrows - first < b->rows_per_item ? b->nrows - first : b->rows_per_item;
+    const char *src_rows = (const char *)t->data + (size_t)(b->row0 + first) * b->in_row;
+    const float *rows = (const float *)src_rows;
+    if (b->fbuf) {
+        float *dst = b->fbuf + (size_t)first * (size_t)ne0;
+        b->in->to_f32(src_rows, dst, n * ne0);
+        rows = dst;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        int64_t r = b->row0 + first + k;
+        char *dst = b->obuf + (size_t)(first + k) * b->out_row;
+        if (!b->out->quantize_row) { /* activation formats (Q8_1, Q8_K): no weighted rule */
+            b->out->from_f32(rows + k * ne0, dst, ne0);
+            continue;
+        }
+        /* llama-quantize gives each 2-D slice (expert) its own ne[0] weights */
+        const float *w = t->quant_weights ? t->quant_weights + ((r / t->ne[1]) % t->ne[2]) * ne0 : NULL;
+        b->out->quantize_row(rows + k * ne0, dst, ne0, w);
+    }
+}
+
+static void encode_item(void *ctx, int64_t item) {
+    encode_batch *b = ctx;
+    if (b->pending && item == 0) {
+        b->write_status = w_bytes(b->f, b->pending, b->pending_bytes, b->d);
+        return;
+    }
+    encode_rows(b, item - (b->pending != NULL));
+}
+
+/* Decodes rows to f32 and encodes them into out_type row by row as
+ * llama-quantize does, a batch at a time so memory stays bounded. */
+static slm_status convert_tensor(slm_outfile *f, const slm_tensor *t, const slm_gguf_write_opts *opts,
+                                 slm_diag *d) {
+    encode_batch b = {.t = t, .in = slm_type_traits_get(t->type), .out = slm_type_traits_get(t->out_type), .f = f,
+                      .d = d};
     int64_t ne0 = t->ne[0], nrows = slm_tensor_nrows(t);
     if (ne0 == 0 || nrows == 0) return SLM_OK;
-    int64_t chunk = (int64_t)(CONVERT_CHUNK_FLOATS / (size_t)ne0);
-    if (chunk < 1) chunk = 1;
-    if (chunk > nrows) chunk = nrows;
-    size_t out_row = slm_type_row_size(t->out_type, ne0);
-    float *fbuf = malloc((size_t)chunk * (size_t)ne0 * sizeof *fbuf);
-    void *obuf = malloc((size_t)chunk * out_row);
+    b.in_row = slm_type_row_size(t->type, ne0);
+    b.out_row = slm_type_row_size(t->out_type, ne0);
+    b.rows_per_item = (int64_t)(ENCODE_ITEM_FLOATS / (size_t)ne0);
+    if (b.rows_per_item < 1) b.rows_per_item = 1;
+    int64_t batch = (int64_t)(CONVERT_CHUNK_FLOATS / (size_t)ne0) / b.rows_per_item * b.rows_per_item;
+    if (batch < b.rows_per_item) batch = b.rows_per_item;
+    if (batch > nrows) batch = nrows;
+    /* f32 rows are encoded straight from the source when float-aligned */
+    bool in_place = t->type == SLM_TYPE_F32 && ((uintptr_t)t->data % alignof(float)) == 0;
+    b.fbuf = in_place ? NULL : malloc((size_t)batch * (size_t)ne0 * sizeof *b.fbuf);
+    char *obufs[2] = {malloc((size_t)batch * b.out_row), batch < nrows ? malloc((size_t)batch * b.out_row) : NULL};
     slm_status st = SLM_OK;
-    if (!fbuf || !obuf) st = slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory converting", t->name);
-    for (int64_t r = 0; r < nrows && st == SLM_OK; r += chunk) {
-        int64_t n = nrows - r < chunk ? nrows - r : chunk;
-        st = slm_tensor_rows_f32(t, r, n, fbuf, d);
-        if (st != SLM_OK) break;
-        out->from_f32(fbuf, obuf, n * ne0);
-        st = w_bytes(f, obuf, (size_t)n * out_row, d);
+    if ((!in_place && !b.fbuf) || !obufs[0] || (batch < nrows && !obufs[1]))
+        st = slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory converting", t->name);
+    for (int64_t r = 0, k = 0; r < nrows && st == SLM_OK; r += batch, k++) {
+        b.row0 = r;
+        b.nrows = nrows - r < batch ? nrows - r : batch;
+        b.obuf = obufs[k & 1];
+        int64_t n_items = (b.nrows + b.rows_per_item - 1) / b.rows_per_item + (b.pending != NULL);
+        if (opts && opts->parallel_for)
+            opts->parallel_for(opts->parallel_ctx, n_items, encode_item, &b);
+        else
+            for (int64_t i = 0; i < n_items; i++) encode_item(&b, i);
+        st = b.write_status;
+        b.pending = b.obuf;
+        b.pending_bytes = (size_t)b.nrows * b.out_row;
     }
-    free(fbuf);
-    free(obuf);
+    if (st == SLM_OK && b.pending) st = w_bytes(f, b.pending, b.pending_bytes, d);
+    free(b.fbuf);
+    free(obufs[0]);
+    free(obufs[1]);
     return st;
 }
 
 static slm_status write_tensor_data(slm_outfile *f, slm_tensor *t, uint64_t nbytes, uint32_t alignment,
-                                    slm_diag *d) {
+                                    const slm_gguf_write_opts *opts, slm_diag *d) {
     slm_status st = slm_tensor_acquire(t, d);
     if (st != SLM_OK) return st;
     if (t->out_type == t->type) {
@@ -229,7 +304,7 @@ static slm_status write_tensor_data(slm_outfile *f, slm_tensor *t, uint64_t nbyt
         else
             st = w_bytes(f, t->data, (size_t)nbytes, d);
     } else {
-        st = convert_tensor(f, t, d);
+        st = convert_tensor(f, t, opts, d);
     }
     slm_tensor_release(t);
     slm_tensor_evict(t);
@@ -263,7 +338,7 @@ slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_o
     if (st == SLM_OK) st = slm_outfile_pad(&f, alignment, &ld);
     for (uint32_t i = 0; i < m->n_tensors && st == SLM_OK; i++) {
         slm_tensor *t = &m->tensors[i];
-        st = write_tensor_data(&f, t, nbytes[i], alignment, &ld);
+        st = write_tensor_data(&f, t, nbytes[i], alignment, opts, &ld);
         done += (nbytes[i] + alignment - 1) / alignment * alignment;
         if (st == SLM_OK && opts && opts->progress)
             opts->progress(opts->progress_ctx, i + 1, m->n_tensors, t->name, done, total);

@@ -45,7 +45,8 @@ static void unpermute_rows(const char *src, char *dst, int64_t nrows, size_t row
                        row_bytes);
 }
 
-/* Re-encodes an acquired tensor into out_type, a few rows at a time. */
+/* Re-encodes an acquired tensor into out_type (f32, f16 or bf16), a few rows
+ * at a time. */
 static slm_status convert_rows(const slm_tensor *t, char *dst, slm_diag *d) {
     const slm_type_traits *to = slm_type_traits_get(t->out_type);
     int64_t ne0 = t->ne[0], nrows = slm_tensor_nrows(t);
@@ -57,7 +58,9 @@ static slm_status convert_rows(const slm_tensor *t, char *dst, slm_diag *d) {
     for (int64_t r = 0; r < nrows && st == SLM_OK; r += chunk) {
         int64_t n = nrows - r < chunk ? nrows - r : chunk;
         st = slm_tensor_rows_f32(t, r, n, buf, d);
-        if (st == SLM_OK) to->from_f32(buf, dst + (size_t)r * out_row, n * ne0);
+        /* row by row, as llama-quantize encodes (safetensors types ignore the weights) */
+        for (int64_t k = 0; k < n && st == SLM_OK; k++)
+            to->quantize_row(buf + k * ne0, dst + (size_t)(r + k) * out_row, ne0, t->quant_weights);
     }
     free(buf);
     return st;

@@ -177,6 +177,11 @@ struct slm_tensor {
      * (formats.md 4.2): GGUF row h*hd+2i+p takes source row h*hd+p*hd/2+i. */
     uint32_t permute_heads;
     slm_type out_type;     /* type requested for writing; passes set it */
+    /* Importance weights the writer encodes out_type with (quantize_row's
+     * imatrix), or NULL for none: ne[0]*ne[2] floats, ne[0] per 2-D slice
+     * (experts), one per column. Borrowed: a pass sets it (e.g. from an
+     * imatrix) and keeps the array alive until the tensor is written. */
+    const float *quant_weights;
     void *user;            /* free for passes; not owned */
 };
 
