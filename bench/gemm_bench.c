@@ -4,20 +4,26 @@
  * several runs. With --check it also evaluates the same tokens one at a time
  * and prints the largest logit difference between the two.
  *
- * --gemm TYPE runs one product instead (random weights of TYPE, n_out x n_in
- * = -M x -K, -p tokens) through the GEMM path and through the
- * matrix-vector kernels, and reports multiply-adds per second of each.
+ * --gemm own|onednn picks the context's GEMM backend (slmrt.h) for that.
  *
- * Usage: gemm_bench -m M.gguf [-p 512] [-t 2] [-r 3] [--check N]
+ * --gemm TYPE runs one product instead (random weights of TYPE, n_out x n_in
+ * = -M x -K, -p tokens) through the GEMM path, the matrix-vector kernels and
+ * the oneDNN/OpenBLAS backend (slmrt_onednn.h), and reports multiply-adds
+ * per second of each; for the last also the CPU time over the wall time,
+ * which shows how many threads oneDNN or OpenBLAS really kept busy.
+ *
+ * Usage: gemm_bench -m M.gguf [-p 512] [-t 2] [-r 3] [--check N] [--gemm own|onednn]
  *        gemm_bench --gemm q8_0|q4_0|f16|bf16|f32 [-M 2048] [-K 2048] [-p 512] [-t 2] [-r 3] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "slmrt.h"
 #include "slmrt_gemm.h"
 #include "slmrt_kernels.h"
+#include "slmrt_onednn.h"
 #include "slmrt_pool.h"
 
 static double now(void) {
@@ -26,8 +32,19 @@ static double now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+static double t_start; /* now() at the start of main */
+
+/* CPU time of the whole process (all threads; exact, unlike getrusage's
+ * ticks on this kernel). */
+static double cpu_time(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static int usage(void) {
-    fprintf(stderr, "usage: gemm_bench -m M.gguf [-p N_PROMPT] [-t THREADS] [-r REPEATS] [--check N]\n"
+    fprintf(stderr, "usage: gemm_bench -m M.gguf [-p N_PROMPT] [-t THREADS] [-r REPEATS] [--check N] "
+                    "[--gemm own|onednn]\n"
                     "       gemm_bench --gemm TYPE [-M N_OUT] [-K N_IN] [-p N_TOK] [-t THREADS] [-r REPEATS]\n");
     return 2;
 }
@@ -65,6 +82,7 @@ static int gemm_only(const char *tname, int M, int K, int N, int n_threads, int 
     const size_t rs = slm_type_row_size(type, K), xs = slmrt_prep_row_size(tk, K);
     uint8_t *w = malloc(rs * M), *x = aligned_alloc(64, (xs * N + 63) / 64 * 64);
     float *src = malloc(sizeof(float) * (size_t)K), *y = malloc(sizeof(float) * (size_t)M * N);
+    float *xf = malloc(sizeof(float) * (size_t)K * N); /* f32 activations, for the oneDNN backend */
     uint32_t s = 1;
     for (int r = 0; r < M + N; r++) {
         for (int k = 0; k < K; k++) {
@@ -72,7 +90,10 @@ static int gemm_only(const char *tname, int M, int K, int N, int n_threads, int 
             src[k] = ((float)(s >> 8) / 16777216.0f - 0.5f) * (r < M ? 0.1f : 2.0f);
         }
         if (r < M) slm_type_traits_get(type)->from_f32(src, w + (size_t)r * rs, K);
-        else tk->prepare(src, x + (size_t)(r - M) * xs, K);
+        else {
+            tk->prepare(src, x + (size_t)(r - M) * xs, K);
+            memcpy(xf + (size_t)(r - M) * K, src, sizeof(float) * (size_t)K);
+        }
     }
     const double macs = (double)M * K * N;
     double best_mv = 1e30, best_g = 1e30;
@@ -104,16 +125,47 @@ static int gemm_only(const char *tname, int M, int K, int N, int n_threads, int 
     } else {
         printf(", no GEMM for this type/ISA");
     }
+    /* OpenBLAS's pthread workers spin for ~0.1 s after the library loads
+     * (whether used or not): let that pass, or it counts as our CPU time */
+    while (now() - t_start < 0.3) usleep(10000);
+    slmrt_onednn *o = NULL;
+    slm_diag d = {0};
+    const bool f32 = type == SLM_TYPE_F32;
+    if (slmrt_onednn_new(n_threads, N, K, f32, &o, &d) == SLM_OK && slmrt_onednn_takes(o, type)) {
+        const slmrt_onednn_weights ow = {type, w, rs, K, M, NULL};
+        double best_o = 1e30, wall = 0, cpu = 0;
+        for (int i = 0; i <= repeats && d.status == SLM_OK; i++) { /* the first run creates the primitives */
+            double t0 = now(), c0 = cpu_time();
+            slmrt_onednn_matmul(o, &ow, xf, (size_t)K, N, y, (size_t)M, &d);
+            double t = now() - t0, c = cpu_time() - c0;
+            if (i == 0) continue;
+            if (t < best_o) best_o = t;
+            wall += t;
+            cpu += c;
+        }
+        const double busy = cpu / wall;
+        if (d.status == SLM_OK)
+            printf(", %s %.1f GMAC/s (%.2fx; CPU/wall %.2f)", f32 ? "OpenBLAS" : slmrt_onednn_impl(o),
+                   macs / best_o * 1e-9, best_mv / best_o, busy);
+        else
+            printf(", oneDNN failed: %s", d.msg);
+    } else {
+        printf(", no oneDNN path: %s", o ? slmrt_onednn_why_not(o, type) : d.msg);
+    }
+    slmrt_onednn_free(o);
     printf("\n");
     free(w);
     free(x);
+    free(xf);
     free(src);
     free(y);
     return 0;
 }
 
 int main(int argc, char **argv) {
+    t_start = now();
     const char *path = NULL, *gemm_type = NULL;
+    slmrt_gemm_backend backend = SLMRT_GEMM_AUTO;
     int n_prompt = 512, n_threads = 2, repeats = 3, n_check = 0, M = 2048, K = 2048;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -123,7 +175,9 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "-t") == 0) n_threads = atoi(v);
         else if (strcmp(a, "-r") == 0) repeats = atoi(v);
         else if (strcmp(a, "--check") == 0) n_check = atoi(v);
-        else if (strcmp(a, "--gemm") == 0) gemm_type = v;
+        else if (strcmp(a, "--gemm") == 0) {
+            if (!slmrt_gemm_backend_parse(v, &backend)) gemm_type = v; /* a backend, else a weight type */
+        }
         else if (strcmp(a, "-M") == 0) M = atoi(v);
         else if (strcmp(a, "-K") == 0) K = atoi(v);
         else return usage();
@@ -142,7 +196,7 @@ int main(int argc, char **argv) {
     }
     const int V = slmrt_model_n_vocab(m);
     int n_ctx = n_prompt > n_check ? n_prompt : n_check;
-    slmrt_ctx_params cp = {.n_ctx = n_ctx, .n_threads = n_threads};
+    slmrt_ctx_params cp = {.n_ctx = n_ctx, .n_threads = n_threads, .gemm_backend = backend};
     slmrt_ctx *c = NULL;
     if (slmrt_ctx_new(m, &cp, &c, &d) != SLM_OK) {
         fprintf(stderr, "gemm_bench: %s\n", d.msg);
@@ -168,7 +222,9 @@ int main(int argc, char **argv) {
         printf("run %d: %d tokens in %.3f s = %.1f tokens/s\n", r, n_prompt, t, n_prompt / t);
         fflush(stdout);
     }
-    printf("prefill %d tokens, %d threads: best %.1f tokens/s\n", n_prompt, n_threads, n_prompt / best);
+    printf("prefill %d tokens, %d threads, GEMM %s%s%s: best %.1f tokens/s\n", n_prompt, n_threads,
+           slmrt_gemm_backend_name(slmrt_ctx_gemm_backend(c)), *slmrt_ctx_gemm_impl(c) ? " " : "",
+           slmrt_ctx_gemm_impl(c), n_prompt / best);
     if (n_check > 0) {
         float *one = malloc(sizeof(float) * (size_t)V * (size_t)n_check);
         slmrt_ctx_reset(c);

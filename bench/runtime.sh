@@ -9,7 +9,7 @@ work=${2:-bench-work}
 threads=${THREADS:-2}
 mkdir -p "$work"
 [ -f "$work/tl/model.safetensors" ] || "$build/bin/slmc" synth --arch llama --preset 1b -o "$work/tl" --quiet
-for type in ${TYPES:-f16 q8_0 q4_0}; do
+for type in ${TYPES:-f16 q8_0 q4_0 q4_k q4_k_m}; do
   out="$work/tl-$type.gguf"
   [ -f "$out" ] || "$build/bin/slmc" compile "$work/tl" --type "$type" -o "$out" --quiet
   echo "== $type"

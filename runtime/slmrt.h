@@ -33,11 +33,21 @@ int32_t slmrt_model_n_vocab(const slmrt_model *rm);
  * (row-major), `weight` the weight tensor's name. Used for calibration. */
 typedef void (*slmrt_observer_fn)(void *user, const char *weight, const float *x, int n_tokens, int n_in);
 
+/* Who computes matrix-matrix products for batches of tokens (prefill):
+ * our own kernels (slmrt_gemm.h: the one-token path's arithmetic, batched
+ * logits equal one-token logits) or oneDNN's bf16 matmul and OpenBLAS's
+ * sgemm (slmrt_onednn.h: faster where the CPU has AMX; batched logits
+ * within the golden tolerances of one-token logits). AUTO: the SLMRT_GEMM
+ * environment variable (own|onednn|auto) when set, else onednn on CPUs with
+ * AMX and own elsewhere. */
+typedef enum slmrt_gemm_backend { SLMRT_GEMM_AUTO = 0, SLMRT_GEMM_OWN = 1, SLMRT_GEMM_ONEDNN = 2 } slmrt_gemm_backend;
+
 typedef struct slmrt_ctx_params {
     int n_ctx;     /* KV cache length in tokens; 0 = the model's context_length */
     int n_threads; /* 0 = all cores */
     slmrt_observer_fn observer; /* may be NULL */
     void *observer_user;
+    int gemm_backend; /* slmrt_gemm_backend; 0 = auto */
 } slmrt_ctx_params;
 
 slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx **out, slm_diag *d);
@@ -52,5 +62,16 @@ slm_status slmrt_eval(slmrt_ctx *c, const int32_t *tokens, int n, int n_past, fl
 /* Forgets the KV cache (positions start at 0 again). */
 void slmrt_ctx_reset(slmrt_ctx *c);
 int slmrt_ctx_n_ctx(const slmrt_ctx *c);
+/* The backend a context's batched products use (never AUTO). */
+slmrt_gemm_backend slmrt_ctx_gemm_backend(const slmrt_ctx *c);
+/* For onednn, what runs the products: oneDNN's implementation of the bf16
+ * matmul (e.g. "brg:avx512_core_amx_bf16", to see whether AMX is in use),
+ * plus ", f32 OpenBLAS" when F32 weights go to OpenBLAS; "" for own. */
+const char *slmrt_ctx_gemm_impl(const slmrt_ctx *c);
+
+/* "own", "onednn", "auto"; parsing is case-sensitive and returns false for
+ * other names. */
+const char *slmrt_gemm_backend_name(slmrt_gemm_backend b);
+bool slmrt_gemm_backend_parse(const char *name, slmrt_gemm_backend *out);
 
 #endif

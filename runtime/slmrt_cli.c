@@ -70,6 +70,20 @@ slm_status slmrt_read_token_file(const char *path, int32_t **ids, size_t *n, slm
     return SLM_OK;
 }
 
+int slmrt_cli_gemm_arg(const char *cmd, const char *arg, int *backend) {
+    slmrt_gemm_backend b;
+    if (!slmrt_gemm_backend_parse(arg, &b))
+        return slmrt_cli_usage(cmd, "--gemm must be own, onednn or auto, got '%s'", arg);
+    *backend = (int)b;
+    return 0;
+}
+
+const char *slmrt_cli_gemm_describe(const slmrt_ctx *c, char *buf, size_t size) {
+    const char *impl = slmrt_ctx_gemm_impl(c);
+    snprintf(buf, size, *impl ? "%s (%s)" : "%s", slmrt_gemm_backend_name(slmrt_ctx_gemm_backend(c)), impl);
+    return buf;
+}
+
 double slmrt_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

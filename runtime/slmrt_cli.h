@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "slm_status.h"
+#include "slmrt.h"
 
 int slmrt_cmd_tokenize(int argc, char **argv);
 int slmrt_cmd_eval(int argc, char **argv);
@@ -23,5 +24,12 @@ int slmrt_cli_usage(const char *cmd, const char *fmt, ...);
 slm_status slmrt_read_token_file(const char *path, int32_t **ids, size_t *n, slm_diag *d);
 
 double slmrt_now(void);
+
+/* --gemm own|onednn|auto into *backend (an slmrt_ctx_params.gemm_backend);
+ * returns 0, or the usage error's exit code. */
+int slmrt_cli_gemm_arg(const char *cmd, const char *arg, int *backend);
+/* Which backend a context's batched products use, for the user: "own", or
+ * "onednn (brg:avx512_core_amx_bf16)" with oneDNN's implementation. */
+const char *slmrt_cli_gemm_describe(const slmrt_ctx *c, char *buf, size_t size);
 
 #endif

@@ -28,21 +28,26 @@ static double weight_bytes_per_token(const slm_model *m) {
 int slmrt_cmd_bench(int argc, char **argv) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"prompt", required_argument, 0, 'p'},
                                          {"n-gen", required_argument, 0, 'n'}, {"threads", required_argument, 0, 't'},
-                                         {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
-                                         {0}};
+                                         {"json", no_argument, 0, 'j'},        {"gemm", required_argument, 0, 'g'},
+                                         {"help", no_argument, 0, 'h'},        {0}};
     const char *path = NULL;
-    int n_prompt = 512, n_gen = 128, n_threads = 0;
+    int n_prompt = 512, n_gen = 128, n_threads = 0, gemm = SLMRT_GEMM_AUTO, rc;
     bool json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:p:n:t:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:p:n:t:jg:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': path = optarg; break;
         case 'p': n_prompt = atoi(optarg); break;
         case 'n': n_gen = atoi(optarg); break;
         case 't': n_threads = atoi(optarg); break;
         case 'j': json = true; break;
-        case 'h': printf("usage: slmrt bench -m M.gguf [-p 512] [-n 128] [--threads N] [--json]\n"); return 0;
+        case 'g':
+            if ((rc = slmrt_cli_gemm_arg("bench", optarg, &gemm))) return rc;
+            break;
+        case 'h':
+            printf("usage: slmrt bench -m M.gguf [-p 512] [-n 128] [--threads N] [--gemm own|onednn|auto] [--json]\n");
+            return 0;
         default: return slmrt_cli_usage("bench", "bad option");
         }
     }
@@ -56,7 +61,7 @@ int slmrt_cmd_bench(int argc, char **argv) {
     double t_load0 = slmrt_now();
     slm_status st = slmrt_model_load(path, &m, &d);
     double t_load = slmrt_now() - t_load0;
-    slmrt_ctx_params cp = {.n_ctx = n_prompt + n_gen, .n_threads = n_threads};
+    slmrt_ctx_params cp = {.n_ctx = n_prompt + n_gen, .n_threads = n_threads, .gemm_backend = gemm};
     if (st == SLM_OK) st = slmrt_ctx_new(m, &cp, &ctx, &d);
     int V = st == SLM_OK ? slmrt_model_n_vocab(m) : 0;
     if (st == SLM_OK) {
@@ -86,10 +91,14 @@ int slmrt_cmd_bench(int argc, char **argv) {
         double achieved = bpt * tg / 1e9;
         double probe = slmrt_membw_probe((size_t)1 << 30, n_threads, 5);
         const char *isa = slmrt_isa_name(slmrt_isa_select());
+        char gemm_desc[96];
+        slmrt_cli_gemm_describe(ctx, gemm_desc, sizeof gemm_desc);
         if (json) {
             json_t *o = json_object();
             json_object_set_new(o, "model", json_string(path));
             json_object_set_new(o, "isa", json_string(isa));
+            json_object_set_new(o, "gemm", json_string(slmrt_gemm_backend_name(slmrt_ctx_gemm_backend(ctx))));
+            json_object_set_new(o, "gemm_impl", json_string(slmrt_ctx_gemm_impl(ctx)));
             json_object_set_new(o, "threads", json_integer(n_threads));
             json_object_set_new(o, "load_s", json_real(t_load));
             json_object_set_new(o, "prompt_tokens", json_integer(n_prompt));
@@ -104,7 +113,7 @@ int slmrt_cmd_bench(int argc, char **argv) {
             fputc('\n', stdout);
             json_decref(o);
         } else {
-            printf("model %s, kernels %s, threads %d, load %.3f s\n", path, isa, n_threads, t_load);
+            printf("model %s, kernels %s, GEMM %s, threads %d, load %.3f s\n", path, isa, gemm_desc, n_threads, t_load);
             printf("prefill  %d tokens: %.1f tokens/s\n", n_prompt, pp);
             printf("decode   %d tokens: %.2f tokens/s\n", n_gen, tg);
             printf("weights  %.1f MB read per token -> %.1f GB/s; probe %.1f GB/s (%.0f%%)\n", bpt / 1e6, achieved,

@@ -19,7 +19,7 @@
 
 typedef struct eval_args {
     const char *model, *ref, *text, *tokens, *dump;
-    int n_ctx, n_threads;
+    int n_ctx, n_threads, gemm;
     bool json;
 } eval_args;
 
@@ -37,12 +37,13 @@ static int parse(int argc, char **argv, eval_args *a) {
         {"tokens", required_argument, 0, 'k'}, {"ctx", required_argument, 0, 'c'},
         {"ref", required_argument, 0, 'r'},   {"json", no_argument, 0, 'j'},
         {"dump-logits", required_argument, 0, 'D'}, {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},        {0}};
+        {"gemm", required_argument, 0, 'g'},  {"help", no_argument, 0, 'h'},
+        {0}};
     memset(a, 0, sizeof *a);
     a->n_ctx = 256;
-    int c;
+    int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:x:k:c:r:jD:t:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:x:k:c:r:jD:t:g:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'x': a->text = optarg; break;
@@ -55,9 +56,12 @@ static int parse(int argc, char **argv, eval_args *a) {
             if (a->n_ctx < 4) return slmrt_cli_usage("eval", "--ctx must be at least 4, got '%s'", optarg);
             break;
         case 't': a->n_threads = atoi(optarg); break;
+        case 'g':
+            if ((rc = slmrt_cli_gemm_arg("eval", optarg, &a->gemm))) return rc;
+            break;
         case 'h':
             printf("usage: slmrt eval -m M.gguf (--text FILE | --tokens FILE) [--ctx 256] [--ref REF.gguf] "
-                   "[--json] [--dump-logits FILE] [--threads N]\n");
+                   "[--json] [--dump-logits FILE] [--threads N] [--gemm own|onednn|auto]\n");
             exit(0);
         default: return slmrt_cli_usage("eval", "bad option");
         }
@@ -157,7 +161,7 @@ int slmrt_cmd_eval(int argc, char **argv) {
             st = slm_diag_set(&d, SLM_ERR_INPUT, "%s: %zu tokens, need at least --ctx %d to score one chunk",
                               a.text ? a.text : a.tokens, n_ids, a.n_ctx);
     }
-    slmrt_ctx_params cp = {.n_ctx = chunk, .n_threads = a.n_threads};
+    slmrt_ctx_params cp = {.n_ctx = chunk, .n_threads = a.n_threads, .gemm_backend = a.gemm};
     if (st == SLM_OK) st = slmrt_ctx_new(m, &cp, &cm, &d);
     if (st == SLM_OK && r) st = slmrt_ctx_new(r, &cp, &cr, &d);
     if (st == SLM_OK) {
@@ -226,6 +230,8 @@ int slmrt_cmd_eval(int argc, char **argv) {
             json_object_set_new(o, "scored_tokens", json_integer((json_int_t)sc.n));
             json_object_set_new(o, "ppl", json_real(ppl));
             json_object_set_new(o, "seconds", json_real(elapsed));
+            json_object_set_new(o, "gemm", json_string(slmrt_gemm_backend_name(slmrt_ctx_gemm_backend(cm))));
+            json_object_set_new(o, "gemm_impl", json_string(slmrt_ctx_gemm_impl(cm)));
             if (cr) {
                 json_object_set_new(o, "ref", json_string(a.ref));
                 json_object_set_new(o, "ppl_ref", json_real(exp(sc.nll_ref / (double)sc.n)));
@@ -242,7 +248,9 @@ int slmrt_cmd_eval(int argc, char **argv) {
             fputc('\n', stdout);
             json_decref(o);
         } else if (st == SLM_OK) {
-            printf("chunks %zu x %d tokens, %zu scored, %.2f s\n", n_chunks, chunk, sc.n, elapsed);
+            char gemm_desc[96];
+            printf("chunks %zu x %d tokens, %zu scored, %.2f s, GEMM %s\n", n_chunks, chunk, sc.n, elapsed,
+                   slmrt_cli_gemm_describe(cm, gemm_desc, sizeof gemm_desc));
             printf("PPL            %.6f\n", ppl);
             if (cr) {
                 printf("PPL (ref)      %.6f\n", exp(sc.nll_ref / (double)sc.n));

@@ -15,7 +15,7 @@
 
 typedef struct run_args {
     const char *model, *prompt;
-    int n_predict, n_threads, n_ctx;
+    int n_predict, n_threads, n_ctx, gemm;
     slmrt_sampler sampler;
     uint64_t seed;
     bool json, quiet;
@@ -28,15 +28,16 @@ static int parse(int argc, char **argv, run_args *a) {
         {"top-k", required_argument, 0, 'K'}, {"top-p", required_argument, 0, 'P'},
         {"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
         {"ctx", required_argument, 0, 'c'},  {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},       {0}};
+        {"gemm", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'},
+        {0}};
     memset(a, 0, sizeof *a);
     a->n_predict = 64;
     a->sampler.temp = 0;
     a->sampler.top_p = 1.0f;
     a->seed = 1;
-    int c;
+    int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:p:n:T:K:P:s:t:c:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:p:n:T:K:P:s:t:c:jg:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'p': a->prompt = optarg; break;
@@ -48,9 +49,12 @@ static int parse(int argc, char **argv, run_args *a) {
         case 't': a->n_threads = atoi(optarg); break;
         case 'c': a->n_ctx = atoi(optarg); break;
         case 'j': a->json = true; break;
+        case 'g':
+            if ((rc = slmrt_cli_gemm_arg("run", optarg, &a->gemm))) return rc;
+            break;
         case 'h':
             printf("usage: slmrt run -m M.gguf -p PROMPT [-n 64] [--temp 0] [--top-k K] [--top-p P] [--seed S] "
-                   "[--threads N] [--ctx N] [--json]\n");
+                   "[--threads N] [--ctx N] [--gemm own|onednn|auto] [--json]\n");
             exit(0);
         default: return slmrt_cli_usage("run", "bad option");
         }
@@ -114,7 +118,7 @@ int slmrt_cmd_run(int argc, char **argv) {
     if (st == SLM_OK) st = slmrt_tok_new(&slmrt_model_ir(m)->tok, &tk, &d);
     if (st == SLM_OK) st = slmrt_tok_encode(tk, a.prompt, strlen(a.prompt), true, &prompt, &n_prompt, &d);
     if (st == SLM_OK && n_prompt == 0) st = slm_diag_set(&d, SLM_ERR_INPUT, "the prompt has no tokens");
-    slmrt_ctx_params cp = {.n_ctx = a.n_ctx, .n_threads = a.n_threads};
+    slmrt_ctx_params cp = {.n_ctx = a.n_ctx, .n_threads = a.n_threads, .gemm_backend = a.gemm};
     if (st == SLM_OK) st = slmrt_ctx_new(m, &cp, &ctx, &d);
     if (st == SLM_OK && (int64_t)n_prompt + a.n_predict > slmrt_ctx_n_ctx(ctx))
         st = slm_diag_set(&d, SLM_ERR_USAGE, "prompt (%zu tokens) + -n %d exceeds the context of %d tokens", n_prompt,
@@ -180,12 +184,15 @@ int slmrt_cmd_run(int argc, char **argv) {
             json_object_set_new(o, "generation_tokens_per_s", json_real(gps));
             json_object_set_new(o, "mean_top1_prob", json_real(mt));
             json_object_set_new(o, "mean_entropy", json_real(me));
+            json_object_set_new(o, "gemm", json_string(slmrt_gemm_backend_name(slmrt_ctx_gemm_backend(ctx))));
             json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
             fputc('\n', stdout);
             json_decref(o);
         } else {
-            fprintf(stderr, "\n\nprompt: %zu tokens, %.1f tokens/s; generation: %zu tokens, %.1f tokens/s\n",
-                    n_prompt, pps, n_gen, gps);
+            char gemm_desc[96];
+            fprintf(stderr,
+                    "\n\nprompt: %zu tokens, %.1f tokens/s (GEMM %s); generation: %zu tokens, %.1f tokens/s\n",
+                    n_prompt, pps, slmrt_cli_gemm_describe(ctx, gemm_desc, sizeof gemm_desc), n_gen, gps);
             fprintf(stderr, "confidence: mean top-1 probability %.3f, mean entropy %.3f nats\n", mt, me);
         }
     }

@@ -1,5 +1,6 @@
 /* slmrt_cpu.c - reads CPU features once with cpuid (and XGETBV, since AVX
- * state must also be enabled by the OS) and picks the kernel ISA. */
+ * state must also be enabled by the OS; AMX also needs the kernel's
+ * permission per process) and picks the kernel ISA. */
 #include "slmrt_cpu.h"
 
 #include <cpuid.h>
@@ -8,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 static slmrt_cpu cpu_features;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
@@ -16,6 +21,19 @@ static uint64_t xgetbv0(void) {
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((uint64_t)hi << 32) | lo;
+}
+
+/* Linux (5.16 on) enables the AMX tile data state only for processes that
+ * ask for it: XCR0 shows it either way, and a tile instruction without the
+ * permission is killed with SIGILL. So AMX counts only once the request is
+ * granted (oneDNN makes the same request itself; a second one is a no-op). */
+static bool amx_permitted(void) {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
 }
 
 static void cpu_detect(void) {
@@ -38,9 +56,10 @@ static void cpu_detect(void) {
     c->avx512bw = zmm_ok && (b & (1u << 30));
     c->avx512vl = zmm_ok && (b & (1u << 31));
     c->avx512_vnni = zmm_ok && (cx & (1u << 11));
-    c->amx_bf16 = amx_ok && (dx & (1u << 22));
-    c->amx_tile = amx_ok && (dx & (1u << 24));
-    c->amx_int8 = amx_ok && (dx & (1u << 25));
+    /* the tile unit first: the bf16/int8 bits mean nothing without it */
+    c->amx_tile = amx_ok && (dx & (1u << 24)) && amx_permitted();
+    c->amx_bf16 = c->amx_tile && (dx & (1u << 22));
+    c->amx_int8 = c->amx_tile && (dx & (1u << 25));
     __cpuid_count(7, 1, a, b, cx, dx);
     c->avx512_bf16 = zmm_ok && (a & (1u << 5));
 }
