@@ -19,7 +19,9 @@
 /* Dot product of one weight row (n elements, in the weight type's layout)
  * with one prepared activation row (in the partner layout). */
 typedef float (*slmrt_dot_fn)(int n, const void *w_row, const void *x_prepared);
-/* Converts an f32 activation row (n elements) into the partner layout. */
+/* Converts an f32 activation row (n elements) into the partner layout.
+ * `out` must be 64-byte aligned: a Q8_0-partner row stores floats and
+ * int32s at 64-aligned offsets inside it (the runtime's scratch is). */
 typedef void (*slmrt_prepare_fn)(const float *x, void *out, int n);
 
 typedef struct slmrt_type_kernels {

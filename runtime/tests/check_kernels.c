@@ -91,8 +91,9 @@ static int block_f16_offsets(slm_type t, int off[2]) {
     }
 }
 
-/* A buffer whose start is `misalign` bytes past a malloc'd (aligned) one:
- * kernels may not assume alignment. */
+/* A buffer whose start is `misalign` bytes past a 64-aligned one: weight
+ * rows and f32 inputs may sit anywhere, so kernels may not assume their
+ * alignment; prepared rows are 64-aligned by contract (misalign 0). */
 typedef struct test_buf {
     uint8_t *base;
     uint8_t *p;
@@ -100,7 +101,7 @@ typedef struct test_buf {
 
 static test_buf buf_alloc(size_t size, size_t misalign) {
     test_buf b;
-    b.base = malloc(size + misalign);
+    b.base = aligned_alloc(64, (size + misalign + 63) / 64 * 64);
     ck_assert_ptr_nonnull(b.base);
     b.p = b.base + misalign;
     return b;
@@ -314,7 +315,7 @@ static void check_hand_answers(const slmrt_kernels *k, const char *name) {
     /* F16 / BF16: the activation is rounded to the partner type first, so
      * 0.1 counts as fp16 0.0999755859375 and bf16 0.10009765625. */
     const float xf[3] = {0.1f, 3.0f, 0.25f};
-    uint8_t w16[6], x16[6];
+    _Alignas(64) uint8_t w16[6], x16[6];
     store_u16(w16, 0x3C00);     /* 1.0 */
     store_u16(w16 + 2, 0xB800); /* -0.5 */
     store_u16(w16 + 4, 0x4000); /* 2.0 */
@@ -327,7 +328,7 @@ static void check_hand_answers(const slmrt_kernels *k, const char *name) {
     ck_assert_msg(k->by_type[SLM_TYPE_BF16].dot(3, w16, x16) == 0.10009765625f - 1.5f + 0.5f, "%s: bf16 dot", name);
 
     const float wf[3] = {1.0f, -0.5f, 2.0f};
-    uint8_t x32[12];
+    _Alignas(64) uint8_t x32[12];
     k->by_type[SLM_TYPE_F32].prepare(xf, x32, 3);
     ck_assert_msg(fabsf(k->by_type[SLM_TYPE_F32].dot(3, wf, x32) - (0.1f - 1.5f + 0.5f)) < 1e-7f, "%s: f32 dot",
                   name);
@@ -360,7 +361,7 @@ static void check_ggml_order(const slmrt_kernels *k, const char *name) {
     }
     a[0] = 1.0f;
     a[8] = a[24] = a[64] = a[65] = p;
-    uint8_t xp[4 * N32];
+    _Alignas(64) uint8_t xp[4 * N32];
     k->by_type[SLM_TYPE_F32].prepare(ones, xp, N32);
     const float want32 = 1.0f + ulp;
     const float got32 = k->by_type[SLM_TYPE_F32].dot(N32, a, xp);
@@ -371,7 +372,7 @@ static void check_ggml_order(const slmrt_kernels *k, const char *name) {
     /* The same shape in fp16: w = 2^-14 times x = 3*2^-12 is p, and the
      * leftover 2^-14 * 5*2^-12 is 0.625 ulp. */
     float xf[N16];
-    uint8_t w16[2 * N16], x16[2 * N16];
+    _Alignas(64) uint8_t w16[2 * N16], x16[2 * N16];
     for (int i = 0; i < N16; i++) {
         xf[i] = 0.0f;
         store_u16(w16 + 2 * i, 0);
@@ -445,7 +446,7 @@ START_TEST(test_scalar_known_answers) {
             const int n = type_is_blocked(t) ? quant_length(t, li) : float_lengths[li];
             for (int raw = 0; raw <= (int)type_is_blocked(t); raw++) {
                 test_buf w = buf_alloc(slm_type_row_size(t, n), 1);
-                test_buf xp = buf_alloc(slmrt_prep_row_size(tk, n), 3);
+                test_buf xp = buf_alloc(slmrt_prep_row_size(tk, n), 0);
                 test_buf want = buf_alloc(slm_type_row_size(tk->partner, n), 0);
                 float *x = malloc((size_t)n * sizeof *x);
                 ck_assert_ptr_nonnull(x);
@@ -519,8 +520,8 @@ START_TEST(test_simd_dots_match_scalar) {
             for (int raw = 0; raw <= (int)type_is_blocked(t); raw++) {
                 const size_t x_size = slmrt_prep_row_size(ref, n);
                 test_buf w = buf_alloc(slm_type_row_size(t, n), 1);
-                test_buf xp_ref = buf_alloc(x_size, 3);
-                test_buf xp = buf_alloc(x_size, 5);
+                test_buf xp_ref = buf_alloc(x_size, 0);
+                test_buf xp = buf_alloc(x_size, 0);
                 float *x = malloc((size_t)(n + 1) * sizeof *x);
                 ck_assert_ptr_nonnull(x);
                 fill_weights(t, w.p, n, &seed, raw);
