@@ -1,6 +1,8 @@
 /* slmc_cmd_compile.c - `slmc compile INPUT -o OUT.gguf`: read any input,
- * check it against llama.cpp's expectations, choose output types, record
- * provenance, and stream a GGUF artifact that appears only when complete. */
+ * check it against llama.cpp's expectations, choose output types (a type,
+ * or one of llama-quantize's mixes, plus overrides), attach calibration
+ * weights, record provenance, and stream a GGUF artifact that appears only
+ * when complete, encoding each tensor's rows on all threads. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,101 +10,246 @@
 
 #include "slm_gguf.h"
 #include "slm_open.h"
+#include "slmc_calib.h"
 #include "slmc_cli.h"
 #include "slmc_convert.h"
+#include "slmc_mix.h"
+#include "slmc_parallel.h"
 #include "slmc_provenance.h"
 
+#define TOOL "slmc compile"
+#define TYPE_NAMES "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs"
+#define PRESET_NAMES "q2_k_s, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m"
+
+static const char usage_text[] =
+    "usage: slmc compile INPUT -o OUT.gguf [--type T | --mix M] [--output-type T] [--embedding-type T]\n"
+    "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix] [--threads N]\n"
+    "                    [--tokenizer FILE] [--quiet]\n"
+    "\n"
+    "  --type T             a type (" TYPE_NAMES "):\n"
+    "                       every matrix gets it (llama-quantize --pure); or a llama.cpp mix\n"
+    "                       (" PRESET_NAMES ")\n"
+    "  --mix M              any llama-quantize type name with its per-tensor rules (q4_0 puts\n"
+    "                       output.weight in q6_k, q4_k means q4_k_m, ...)\n"
+    "  --output-type T      type of output.weight\n"
+    "  --embedding-type T   type of token_embd.weight\n"
+    "  --tensor-type R=T    matrices whose name matches regex R get T (first match wins)\n"
+    "  --calib FILE         calibration statistics: slmc calibrate's, or llama.cpp's imatrix .dat\n"
+    "  --method imatrix     quantize with the statistics' importance weights (default with --calib)\n"
+    "  --threads N          encoding threads (default: all cores); the output does not depend on it\n";
+
 typedef struct compile_args {
-    const char *input, *output, *tokenizer;
-    bool has_type, quiet;
-    slm_type type;
+    const char *input, *output, *tokenizer, *calib;
+    bool quiet, has_method;
+    slmc_quant_method method;
+    int threads;
+    slmc_convert_opts conv;
+    slmc_tensor_rules *rules; /* owned */
 } compile_args;
 
+static int parse_type(const char *opt, const char *name, slm_type *out) {
+    const slm_type_traits *tt = slm_type_from_name(name, out) ? slm_type_traits_get(*out) : NULL;
+    if (!tt) return slmc_usage_error(TOOL, "unknown %s '%s' (expected %s)", opt, name, TYPE_NAMES);
+    if (!tt->quantize_row) return slmc_usage_error(TOOL, "%s %s: slmc has no encoder for it (expected %s)", opt, name,
+                                                   TYPE_NAMES);
+    return 0;
+}
+
+static int parse_threads(const char *s, int *out) {
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (*s == 0 || *end != 0 || n < 1 || n > 4096)
+        return slmc_usage_error(TOOL, "--threads '%s': expected a whole number from 1 to 4096", s);
+    *out = (int)n;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, compile_args *a) {
+    enum { OPT_MIX = 256, OPT_OUTPUT_TYPE, OPT_EMBD_TYPE, OPT_TENSOR_TYPE, OPT_CALIB, OPT_METHOD, OPT_THREADS };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
+                                         {"mix", required_argument, 0, OPT_MIX},
+                                         {"output-type", required_argument, 0, OPT_OUTPUT_TYPE},
+                                         {"embedding-type", required_argument, 0, OPT_EMBD_TYPE},
+                                         {"tensor-type", required_argument, 0, OPT_TENSOR_TYPE},
+                                         {"calib", required_argument, 0, OPT_CALIB},
+                                         {"method", required_argument, 0, OPT_METHOD},
+                                         {"threads", required_argument, 0, OPT_THREADS},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
-    memset(a, 0, sizeof *a);
-    int c;
+    int c, rc = 0;
+    bool has_type = false, has_mix = false;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:T:t:qh", opts, NULL)) != -1) {
+    while (rc == 0 && (c = getopt_long(argc, argv, "o:T:t:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': a->output = optarg; break;
         case 't': a->tokenizer = optarg; break;
         case 'q': a->quiet = true; break;
         case 'T':
-            if (!slm_type_from_name(optarg, &a->type))
-                return slmc_usage_error("slmc compile", "unknown --type '%s' (expected f32, f16, bf16, q8_0 or q4_0)",
-                                        optarg);
-            a->has_type = true;
+            has_type = true;
+            if ((a->conv.mix = slmc_mix_is_preset_name(optarg) ? slmc_mix_find(optarg) : NULL) != NULL) {
+                a->conv.mode = SLMC_CONVERT_MIX;
+            } else if (slm_type_from_name(optarg, &a->conv.type)) {
+                rc = parse_type("--type", optarg, &a->conv.type);
+                a->conv.mode = SLMC_CONVERT_PURE;
+            } else {
+                rc = slmc_usage_error(TOOL, "unknown --type '%s' (expected a type: %s; or a mix: %s)", optarg,
+                                      TYPE_NAMES, PRESET_NAMES);
+            }
             break;
-        case 'h':
-            printf("usage: slmc compile INPUT -o OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--tokenizer FILE] "
-                   "[--quiet]\n");
-            exit(0);
-        default: return slmc_usage_error("slmc compile", "bad option");
+        case OPT_MIX:
+            has_mix = true;
+            a->conv.mode = SLMC_CONVERT_MIX;
+            if (!(a->conv.mix = slmc_mix_find(optarg)))
+                rc = slmc_usage_error(TOOL, "unknown --mix '%s' (expected a llama-quantize type: q4_0, q4_1, q5_0, "
+                                      "q5_1, q8_0, q2_k, q2_k_s, q3_k[_s|_m|_l], q4_k[_s|_m], q5_k[_s|_m], q6_k, "
+                                      "iq4_nl, iq4_xs, f16, bf16, f32)", optarg);
+            break;
+        case OPT_OUTPUT_TYPE: rc = parse_type("--output-type", optarg, &a->conv.output_type); break;
+        case OPT_EMBD_TYPE: rc = parse_type("--embedding-type", optarg, &a->conv.embedding_type); break;
+        case OPT_TENSOR_TYPE: {
+            slm_diag d = {0};
+            if (slmc_tensor_rules_add(&a->rules, optarg, &d) != SLM_OK) rc = slmc_usage_error(TOOL, "%s", d.msg);
+            a->conv.rules = a->rules;
+            break;
+        }
+        case OPT_CALIB: a->calib = optarg; break;
+        case OPT_METHOD:
+            a->has_method = true;
+            if (!slmc_quant_method_from_name(optarg, &a->method))
+                rc = slmc_usage_error(TOOL, "unknown --method '%s' (expected %s)", optarg, slmc_quant_method_names());
+            break;
+        case OPT_THREADS: rc = parse_threads(optarg, &a->threads); break;
+        case 'h': fputs(usage_text, stdout); exit(0);
+        default: rc = slmc_usage_error(TOOL, "bad option");
         }
     }
-    if (optind + 1 != argc) return slmc_usage_error("slmc compile", "expected exactly one INPUT");
+    if (rc) return rc;
+    if (has_type && has_mix) return slmc_usage_error(TOOL, "give --type or --mix, not both");
+    if (optind + 1 != argc) return slmc_usage_error(TOOL, "expected exactly one INPUT");
     a->input = argv[optind];
-    if (!a->output) return slmc_usage_error("slmc compile", "missing -o OUT.gguf");
+    if (!a->output) return slmc_usage_error(TOOL, "missing -o OUT.gguf");
+    if (!a->has_method) a->method = a->calib ? SLMC_METHOD_IMATRIX : SLMC_METHOD_NONE;
     return 0;
 }
 
-/* Without --type every matrix keeps its type; vectors become F32 as both
- * reference converters store them. */
-static void plan_keep_types(slm_model *m) {
-    for (uint32_t i = 0; i < m->n_tensors; i++) {
-        slm_tensor *t = &m->tensors[i];
-        const slm_type_traits *tr = slm_type_traits_get(t->type);
-        t->out_type = (t->n_dims == 1 && tr && tr->to_f32) ? SLM_TYPE_F32 : t->type;
+/* --threads and --quiet do not change a single byte of the artifact, so the
+ * recorded command line leaves them out: the same compile on another
+ * machine gives the same file. Returns a new argv (borrowed strings). */
+static char **argv_for_provenance(int argc, char **argv, int *n_out) {
+    char **out = calloc((size_t)argc + 1, sizeof *out);
+    if (!out) return NULL;
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q") || !strncmp(argv[i], "--threads=", 10)) continue;
+        if (!strcmp(argv[i], "--threads")) {
+            i++;
+            continue;
+        }
+        out[n++] = argv[i];
     }
+    *n_out = n;
+    return out;
+}
+
+static void report_plan(const compile_args *a, const slmc_convert_result *conv, const slmc_calib_result *cr) {
+    if (a->quiet) return;
+    for (uint32_t i = 0; i < conv->n_fallbacks; i++)
+        fprintf(stderr, "slmc: warning: %s: %s; stored as %s\n", conv->fallbacks[i].tensor, conv->fallbacks[i].reason,
+                slm_type_name(conv->fallbacks[i].used));
+    if (a->method == SLMC_METHOD_NONE) return;
+    fprintf(stderr, "slmc: %s: importance weights for %u of %u quantized matrices", a->calib, cr->n_weighted,
+            cr->n_weighted + cr->n_unweighted);
+    if (cr->n_unweighted)
+        fprintf(stderr, " (no entry for %u, e.g. %s: quantized without)", cr->n_unweighted, cr->first_unweighted);
+    fputc('\n', stderr);
+}
+
+/* "q4_k 150, q6_k 25, f32 45": what a mix turned into. */
+static void report_types(const slm_model *m) {
+    uint32_t count[SLM_TYPE_COUNT] = {0};
+    for (uint32_t i = 0; i < m->n_tensors; i++)
+        if ((unsigned)m->tensors[i].out_type < SLM_TYPE_COUNT) count[m->tensors[i].out_type]++;
+    fprintf(stderr, "slmc: tensor types:");
+    const char *sep = " ";
+    for (int t = 0; t < SLM_TYPE_COUNT; t++)
+        if (count[t]) {
+            fprintf(stderr, "%s%s %u", sep, slm_type_name(t), count[t]);
+            sep = ", ";
+        }
+    fputc('\n', stderr);
+}
+
+static slm_status write_artifact(slm_model *m, const compile_args *a, slm_diag *d) {
+    slmc_progress prog;
+    slmc_progress_init(&prog, "compile", a->quiet);
+    int threads = a->threads ? a->threads : slmc_default_threads();
+    slm_gguf_write_opts wo = {.progress = slmc_progress_update,
+                              .progress_ctx = &prog,
+                              .parallel_for = slmc_parallel_for,
+                              .parallel_ctx = &threads};
+    double t0 = slmc_now();
+    slm_status st = slm_gguf_write(m, a->output, &wo, d);
+    slmc_progress_done(&prog);
+    if (st == SLM_OK && !a->quiet) {
+        uint64_t bytes = 0;
+        for (uint32_t i = 0; i < m->n_tensors; i++)
+            bytes += slm_type_row_size(m->tensors[i].out_type, m->tensors[i].ne[0]) *
+                     (uint64_t)slm_tensor_nrows(&m->tensors[i]);
+        report_types(m);
+        fprintf(stderr, "slmc: wrote %s: %u tensors, %.2f MiB of weights, %.2f s on %d thread%s\n", a->output,
+                m->n_tensors, bytes / 1048576.0, slmc_now() - t0, threads, threads == 1 ? "" : "s");
+    }
+    return st;
+}
+
+static slm_status compile(slm_model *m, const compile_args *a, int argc, char **argv, slm_diag *d) {
+    slmc_calib *calib = NULL;
+    slmc_convert_result conv = {0};
+    slmc_calib_result cr = {0};
+    slmc_convert_opts co = a->conv;
+    co.has_imatrix = a->method == SLMC_METHOD_IMATRIX;
+
+    slm_status st = slm_model_validate(m, d);
+    if (st != SLM_OK) slm_diag_prefix(d, a->input);
+    if (st == SLM_OK && a->calib) st = slmc_calib_open(a->calib, &calib, d);
+    if (st == SLM_OK) st = slmc_convert_plan(m, &co, &conv, d);
+    if (st == SLM_OK) st = slmc_calib_apply(m, calib, a->method, &cr, d);
+    if (st == SLM_OK) st = slmc_mix_check_weights(co.mode == SLMC_CONVERT_MIX ? co.mix : NULL, m, d);
+    /* the statistics shape the bytes: hash them with the other inputs */
+    if (st == SLM_OK && calib && slm_model_add_input(m, a->calib, NULL, 0) != SLM_OK)
+        st = slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    int n_prov = 0;
+    char **prov = st == SLM_OK ? argv_for_provenance(argc, argv, &n_prov) : NULL;
+    if (st == SLM_OK && !prov) st = slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    if (st == SLM_OK) st = slmc_provenance_record(m, a->input, n_prov, prov, conv.file_type, d);
+    free(prov);
+    if (st == SLM_OK) {
+        report_plan(a, &conv, &cr);
+        st = write_artifact(m, a, d);
+    }
+    slmc_convert_result_free(&conv);
+    slmc_calib_free(calib); /* after the write: tensors borrow its weights */
+    return st;
 }
 
 int slmc_cmd_compile(int argc, char **argv) {
-    compile_args a;
+    compile_args a = {0};
+    slmc_convert_opts_init(&a.conv);
     int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
     slm_diag d = {0};
+    if (rc == 0 && slmc_quant_method_needs_stats(a.method) && !a.calib) {
+        slm_diag_set(&d, SLM_ERR_INPUT, "--method %s needs calibration statistics: pass --calib FILE (from slmc "
+                     "calibrate, or an importance matrix from llama-imatrix)", slmc_quant_method_name(a.method));
+        rc = slmc_fail("slmc", &d);
+    }
     slm_model *m = NULL;
     slm_open_opts oo = {.tokenizer = a.tokenizer};
-    if (slm_model_open(a.input, &oo, &m, &d) != SLM_OK) return slmc_fail("slmc", &d);
-
-    slmc_convert_result conv = {0};
-    slm_status st = slm_model_validate(m, &d);
-    if (st != SLM_OK) slm_diag_prefix(&d, a.input);
-    if (st == SLM_OK) {
-        if (a.has_type) {
-            st = slmc_convert_plan(m, a.type, &conv, &d);
-        } else {
-            plan_keep_types(m);
-            conv.file_type = slmc_file_type_of(m);
-        }
-    }
-    if (st == SLM_OK) st = slmc_provenance_record(m, a.input, argc, argv, conv.file_type, &d);
-    if (st == SLM_OK) {
-        for (uint32_t i = 0; i < conv.n_fallbacks && !a.quiet; i++)
-            fprintf(stderr, "slmc: warning: %s: %s; stored as %s\n", conv.fallbacks[i].tensor,
-                    conv.fallbacks[i].reason, slm_type_name(conv.fallbacks[i].used));
-        slmc_progress prog;
-        slmc_progress_init(&prog, "compile", a.quiet);
-        slm_gguf_write_opts wo = {.progress = slmc_progress_update, .progress_ctx = &prog};
-        double t0 = slmc_now();
-        st = slm_gguf_write(m, a.output, &wo, &d);
-        slmc_progress_done(&prog);
-        if (st == SLM_OK && !a.quiet) {
-            uint64_t bytes = 0;
-            for (uint32_t i = 0; i < m->n_tensors; i++)
-                bytes += slm_type_row_size(m->tensors[i].out_type, m->tensors[i].ne[0]) *
-                         (uint64_t)slm_tensor_nrows(&m->tensors[i]);
-            fprintf(stderr, "slmc: wrote %s: %u tensors, %.2f MiB of weights, %.2f s\n", a.output, m->n_tensors,
-                    bytes / 1048576.0, slmc_now() - t0);
-        }
-    }
-    slmc_convert_result_free(&conv);
+    if (rc == 0 && slm_model_open(a.input, &oo, &m, &d) != SLM_OK) rc = slmc_fail("slmc", &d);
+    if (rc == 0 && compile(m, &a, argc, argv, &d) != SLM_OK) rc = slmc_fail("slmc", &d);
     slm_model_free(m);
-    return st == SLM_OK ? 0 : slmc_fail("slmc", &d);
+    slmc_tensor_rules_free(a.rules);
+    return rc;
 }

@@ -1,7 +1,10 @@
 /* check_golden.c - `slmc compile golden-f32.gguf --type T` must reproduce
- * the reference implementation's bytes for every tensor of golden-T.gguf,
- * and keep every metadata key llama.cpp reads (issue 2, done-when 1). */
+ * the reference implementation's bytes for every tensor of golden-T.gguf
+ * (llama-quantize --pure), and keep every metadata key llama.cpp reads
+ * (issue 2, done-when 1). The imatrix-weighted files are checked by
+ * check_imatrix_e2e.c. */
 #include <check.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +55,21 @@ END_TEST
 START_TEST(golden_bf16) { compile_and_compare("bf16", "golden/golden-BF16.gguf"); }
 END_TEST
 START_TEST(golden_f32_identity) { compile_and_compare("f32", "golden/golden-f32.gguf"); }
+END_TEST
+
+/* The other llama-quantize --pure types. IQ4_NL and IQ4_XS matter most here:
+ * llama-quantize encodes them with a weighted scale search even without an
+ * imatrix, which differs from their _ref rule. */
+static const char *const plain_types[] = {"q4_1", "q5_0", "q5_1", "q2_k", "q3_k",
+                                          "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
+
+START_TEST(golden_plain_types) {
+    const char *type = plain_types[_i];
+    char golden[64], upper[16] = {0};
+    for (size_t k = 0; type[k] && k < sizeof upper - 1; k++) upper[k] = (char)toupper((unsigned char)type[k]);
+    snprintf(golden, sizeof golden, "golden/golden-%s.gguf", upper);
+    compile_and_compare(type, golden);
+}
 END_TEST
 
 /* The same inputs and options give a byte-identical artifact. */
@@ -113,6 +131,7 @@ int main(void) {
     tcase_add_test(tc, golden_f16);
     tcase_add_test(tc, golden_bf16);
     tcase_add_test(tc, golden_f32_identity);
+    tcase_add_loop_test(tc, golden_plain_types, 0, (int)(sizeof plain_types / sizeof plain_types[0]));
     tcase_add_test(tc, compile_is_deterministic);
     tcase_add_test(tc, inspect_every_shared_gguf);
     suite_add_tcase(s, tc);
