@@ -4,6 +4,9 @@
 
 #include "slmc_cli.h"
 
+/* declared here rather than in slmc_cli.h, which other commands share */
+int slmc_cmd_calibrate(int argc, char **argv);
+
 static void usage(FILE *f) {
     fprintf(f,
             "slmc %s - model compression compiler for small language models\n"
@@ -17,6 +20,8 @@ static void usage(FILE *f) {
             "      convert a model into a GGUF artifact llama.cpp loads\n"
             "  synth --arch llama --preset tiny|1b -o DIR [--dtype f32|f16|bf16] [--seed N]\n"
             "      write a deterministic example model as a Hugging Face folder\n"
+            "  calibrate MODEL --data FILE -o STATS [--format slmc|imatrix] [--tokens N] [--ctx N] [--gram]\n"
+            "      run the model over calibration data and write activation statistics\n"
             "\n"
             "INPUT/PATH: a Hugging Face folder, .safetensors, .gguf, .h5/.hdf5, or a llama2.c .bin\n"
             "exit codes: 0 ok, 2 usage, 3 bad input, 4 I/O error, 5 internal error\n",
@@ -40,5 +45,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "inspect")) return slmc_cmd_inspect(argc - 1, argv + 1);
     if (!strcmp(cmd, "compile")) return slmc_cmd_compile(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth")) return slmc_cmd_synth(argc - 1, argv + 1);
+    if (!strcmp(cmd, "calibrate")) return slmc_cmd_calibrate(argc - 1, argv + 1);
     return slmc_usage_error("slmc", "unknown command '%s'", cmd);
 }
