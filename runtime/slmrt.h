@@ -62,6 +62,7 @@ slm_status slmrt_eval(slmrt_ctx *c, const int32_t *tokens, int n, int n_past, fl
 /* Forgets the KV cache (positions start at 0 again). */
 void slmrt_ctx_reset(slmrt_ctx *c);
 int slmrt_ctx_n_ctx(const slmrt_ctx *c);
+int slmrt_ctx_n_threads(const slmrt_ctx *c); /* the resolved count (never 0) */
 /* The backend a context's batched products use (never AUTO). */
 slmrt_gemm_backend slmrt_ctx_gemm_backend(const slmrt_ctx *c);
 /* For onednn, what runs the products: oneDNN's implementation of the bf16

@@ -625,6 +625,8 @@ void slmrt_ctx_reset(slmrt_ctx *c) {
 
 int slmrt_ctx_n_ctx(const slmrt_ctx *c) { return c ? c->n_ctx : 0; }
 
+int slmrt_ctx_n_threads(const slmrt_ctx *c) { return c ? c->n_threads : 0; }
+
 slmrt_gemm_backend slmrt_ctx_gemm_backend(const slmrt_ctx *c) { return c ? c->backend : SLMRT_GEMM_OWN; }
 
 const char *slmrt_ctx_gemm_impl(const slmrt_ctx *c) { return c && c->onednn ? slmrt_onednn_impl(c->onednn) : ""; }

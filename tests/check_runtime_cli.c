@@ -10,78 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logits_compare.h"
 #include "slm_gguf.h"
 #include "test_support.h"
-
-/* Reference logits: lines "pos P in TOKEN logits L0 L1 ...". */
-typedef struct ref_logits {
-    int n_pos, n_vocab;
-    int *tokens;
-    float *logits;
-} ref_logits;
-
-static int load_ref(const char *path, ref_logits *r) {
-    size_t size = 0;
-    char *text = ts_read_file(path, &size);
-    if (!text) return -1;
-    memset(r, 0, sizeof *r);
-    int cap = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        int pos, tok, off = 0;
-        if (sscanf(line, "pos %d in %d logits %n", &pos, &tok, &off) < 2 || off == 0) continue;
-        if (r->n_pos == cap) {
-            cap = cap ? cap * 2 : 64;
-            r->tokens = realloc(r->tokens, cap * sizeof *r->tokens);
-        }
-        r->tokens[r->n_pos] = tok;
-        char *p = line + off;
-        int nv = 0;
-        float *row = NULL;
-        for (;;) {
-            char *end;
-            float v = strtof(p, &end);
-            if (end == p) break;
-            row = realloc(row, (nv + 1) * sizeof *row);
-            row[nv++] = v;
-            p = end;
-        }
-        if (!r->n_vocab) r->n_vocab = nv;
-        ck_assert_int_eq(nv, r->n_vocab);
-        r->logits = realloc(r->logits, (size_t)(r->n_pos + 1) * nv * sizeof *r->logits);
-        memcpy(r->logits + (size_t)r->n_pos * nv, row, nv * sizeof *row);
-        free(row);
-        r->n_pos++;
-    }
-    free(text);
-    return r->n_pos > 0 ? 0 : -1;
-}
-
-static double kl_ref_ours(const float *ref, const float *ours, int n) {
-    double mr = ref[0], mo = ours[0];
-    for (int i = 1; i < n; i++) {
-        if (ref[i] > mr) mr = ref[i];
-        if (ours[i] > mo) mo = ours[i];
-    }
-    double sr = 0, so = 0;
-    for (int i = 0; i < n; i++) {
-        sr += exp(ref[i] - mr);
-        so += exp(ours[i] - mo);
-    }
-    double lr = mr + log(sr), lo = mo + log(so), kl = 0;
-    for (int i = 0; i < n; i++) {
-        double pr = ref[i] - lr, po = ours[i] - lo;
-        kl += exp(pr) * (pr - po);
-    }
-    return kl;
-}
-
-static int argmax(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
 
 /* Evaluates `gguf` on the tokens of `logits_rel` through the CLI and checks
  * the tolerance for its weight type. */
@@ -91,8 +22,8 @@ static void check_logits(const char *gguf_rel, const char *logits_rel, double ma
     char logits_path[4096], gguf[4096], toks[4096], dump[4096], log[4096];
     snprintf(logits_path, sizeof logits_path, "%s", p);
     snprintf(gguf, sizeof gguf, "%s", ts_shared(gguf_rel));
-    ref_logits ref;
-    ck_assert_int_eq(load_ref(logits_path, &ref), 0);
+    ts_logits ref;
+    ck_assert_int_eq(ts_logits_read(logits_path, &ref), 0);
     snprintf(toks, sizeof toks, "%s", ts_tmp("toks.txt"));
     FILE *f = fopen(toks, "w");
     for (int i = 0; i < ref.n_pos; i++) fprintf(f, "%d ", ref.tokens[i]);
@@ -102,15 +33,13 @@ static void check_logits(const char *gguf_rel, const char *logits_rel, double ma
     int rc = ts_run(log, "%s eval -m %s --tokens %s --ctx %d --dump-logits %s", ts_bin("slmrt"), gguf, toks,
                     ref.n_pos, dump);
     ck_assert_msg(rc == 0, "slmrt eval %s exited %d (see %s)", gguf_rel, rc, log);
-    ref_logits ours;
-    /* the dump has no "pos" prefix: wrap it into the reference format in memory */
-    size_t n = 0;
-    char *text = ts_read_file(dump, &n);
+    /* the dump: one line of n_vocab logits per position */
+    char *text = ts_read_file(dump, NULL);
     ck_assert_ptr_nonnull(text);
-    int V = ref.n_vocab, pos = 0;
+    const int V = ref.n_vocab;
     float *mine = malloc((size_t)ref.n_pos * V * sizeof *mine);
     char *q = text;
-    for (pos = 0; pos < ref.n_pos; pos++) {
+    for (int pos = 0; pos < ref.n_pos; pos++) {
         for (int j = 0; j < V; j++) {
             char *end;
             mine[(size_t)pos * V + j] = strtof(q, &end);
@@ -118,27 +47,18 @@ static void check_logits(const char *gguf_rel, const char *logits_rel, double ma
             q = end;
         }
     }
-    (void)ours;
     free(text);
-    double worst = 0, kl_sum = 0;
-    int same = 0;
-    for (int i = 0; i < ref.n_pos; i++) {
-        const float *a = ref.logits + (size_t)i * V, *b = mine + (size_t)i * V;
-        for (int j = 0; j < V; j++)
-            if (fabs(a[j] - b[j]) > worst) worst = fabs(a[j] - b[j]);
-        kl_sum += kl_ref_ours(a, b, V);
-        same += argmax(a, V) == argmax(b, V);
-    }
-    double kl = kl_sum / ref.n_pos, top1 = (double)same / ref.n_pos;
-    fprintf(stderr, "%-40s max|dlogit| %.2e  mean KL %.2e  same argmax %.1f%%\n", gguf_rel, worst, kl, 100 * top1);
-    if (max_abs > 0) ck_assert_msg(worst <= max_abs, "%s: max |dlogit| %g > %g", gguf_rel, worst, max_abs);
-    else {
-        ck_assert_msg(kl <= 1e-4, "%s: mean KL %g > 1e-4", gguf_rel, kl);
-        ck_assert_msg(top1 >= min_top1, "%s: same argmax %.3f < %.2f", gguf_rel, top1, min_top1);
+    const ts_logits_diff s = ts_logits_compare(ref.logits, mine, ref.n_pos, V);
+    fprintf(stderr, "%-40s max|dlogit| %.2e  mean KL %.2e  same argmax %.1f%%\n", gguf_rel, s.max_abs, s.mean_kl,
+            100 * s.argmax_agree);
+    if (max_abs > 0) {
+        ck_assert_msg(s.max_abs <= max_abs, "%s: max |dlogit| %g > %g", gguf_rel, s.max_abs, max_abs);
+    } else {
+        ck_assert_msg(s.mean_kl <= 1e-4, "%s: mean KL %g > 1e-4", gguf_rel, s.mean_kl);
+        ck_assert_msg(s.argmax_agree >= min_top1, "%s: same argmax %.3f < %.2f", gguf_rel, s.argmax_agree, min_top1);
     }
     free(mine);
-    free(ref.tokens);
-    free(ref.logits);
+    ts_logits_free(&ref);
 }
 
 START_TEST(logits_golden_f32) { check_logits("golden/golden-f32.gguf", "golden/golden-f32.logits.txt", 1e-3, 0); }
@@ -246,6 +166,48 @@ START_TEST(run_generates_and_reports) {
 }
 END_TEST
 
+/* `slmrt bench --json` on the tiny model: every figure present and
+ * consistent; the weight bytes per token counted independently from the
+ * tensor table (every matrix once, plus one embedding row when the output
+ * matrix is separate). */
+START_TEST(bench_reports) {
+    char model[4096], log[4096], cmd[4096];
+    snprintf(model, sizeof model, "%s", tiny_artifact());
+    snprintf(log, sizeof log, "%s", ts_tmp("bench.log"));
+    snprintf(cmd, sizeof cmd, "%s bench -m %%s %%s --threads 2 --json", ts_bin("slmrt"));
+    json_t *j = run_json(log, cmd, model, "-p 8 -n 20");
+    slm_model *m = NULL;
+    slm_diag d = {0};
+    ck_assert_int_eq(slm_gguf_read(model, &m, &d), SLM_OK);
+    const bool tied = slm_model_find_tensor(m, "output.weight") == NULL;
+    double bytes = 0;
+    for (uint32_t i = 0; i < m->n_tensors; i++) {
+        const slm_tensor *t = &m->tensors[i];
+        bytes += !tied && strcmp(t->name, "token_embd.weight") == 0 ? (double)t->nbytes / (double)t->ne[1]
+                                                                     : (double)t->nbytes;
+    }
+    slm_model_free(m);
+    ck_assert_double_eq_tol(json_real_value(json_object_get(j, "weight_bytes_per_token")), bytes, 0.5);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "prompt_tokens")), 8);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "gen_tokens")), 20);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "threads")), 2);
+    /* one probe pass after every 8 decoded tokens: 8, 8, 4 */
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "probe_passes")), 3);
+    const double tg = json_real_value(json_object_get(j, "gen_tokens_per_s"));
+    const double achieved = json_real_value(json_object_get(j, "achieved_gb_s"));
+    ck_assert(json_real_value(json_object_get(j, "prompt_tokens_per_s")) > 0 && tg > 0);
+    ck_assert_double_eq_tol(achieved, bytes * tg / 1e9, 1e-9 * (1 + achieved));
+    ck_assert(json_real_value(json_object_get(j, "probe_gb_s")) > 0);
+    const double lo = json_real_value(json_object_get(j, "bandwidth_fraction_min")),
+                 mid = json_real_value(json_object_get(j, "bandwidth_fraction")),
+                 hi = json_real_value(json_object_get(j, "bandwidth_fraction_max"));
+    ck_assert_msg(lo > 0 && lo <= mid && mid <= hi, "fractions %g %g %g", lo, mid, hi);
+    json_decref(j);
+    /* a decode run of 0 tokens is a usage error */
+    ck_assert_int_eq(ts_run(log, "%s bench -m %s -n 0", ts_bin("slmrt"), model), 2);
+}
+END_TEST
+
 START_TEST(tokenize_vocab_only_files) {
     const char *p = ts_shared("vocab/ggml-vocab-gpt-2.gguf");
     if (!p) return;
@@ -337,6 +299,7 @@ int main(void) {
     tcase_add_test(tc, logits_shakespeare_f16);
     tcase_add_test(tc, eval_ref_reports_kld);
     tcase_add_test(tc, run_generates_and_reports);
+    tcase_add_test(tc, bench_reports);
     tcase_add_test(tc, tokenize_vocab_only_files);
     tcase_add_test(tc, bad_inputs);
     suite_add_tcase(s, tc);
