@@ -223,8 +223,13 @@ START_TEST(batch_equal_every_type_and_isa) {
         return;
     }
     if (!ts_have_shared()) return;
-    static const char *const files[] = {"golden/golden-f32.gguf", "golden/golden-F16.gguf", "golden/golden-BF16.gguf",
-                                        "golden/golden-Q8_0.gguf", "golden/golden-Q4_0.gguf", "golden/golden-Q4_K.gguf"};
+    /* every weight type llama-quantize writes (../shared/golden/README.md) */
+    static const char *const files[] = {
+        "golden/golden-f32.gguf",  "golden/golden-F16.gguf",  "golden/golden-BF16.gguf",   "golden/golden-Q8_0.gguf",
+        "golden/golden-Q4_0.gguf", "golden/golden-Q4_1.gguf", "golden/golden-Q5_0.gguf",   "golden/golden-Q5_1.gguf",
+        "golden/golden-Q2_K.gguf", "golden/golden-Q3_K.gguf", "golden/golden-Q4_K.gguf",   "golden/golden-Q5_K.gguf",
+        "golden/golden-Q6_K.gguf", "golden/golden-IQ4_NL.gguf", "golden/golden-IQ4_XS.gguf"};
+    const int n_files = (int)(sizeof files / sizeof *files);
     static const char *const isas[] = {"scalar", "avx2", "avx512"};
     /* the CPU checks only: asking for a table here would make the choice
      * for the children */
@@ -251,7 +256,7 @@ START_TEST(batch_equal_every_type_and_isa) {
 #ifdef __SANITIZE_ADDRESS__
             if (i == SLMRT_ISA_SCALAR) n = 160;
 #endif
-            for (int f = 0; f < 6 && !bad; f++) bad |= batch_equality(files[f], isas[i], n);
+            for (int f = 0; f < n_files && !bad; f++) bad |= batch_equality(files[f], isas[i], n);
             fflush(stdout);
             _exit(bad);
         }

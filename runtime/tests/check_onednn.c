@@ -41,7 +41,10 @@ static slm_status eval_batched(slmrt_ctx *c, const int32_t *tok, int n, int batc
     return SLM_OK;
 }
 
-static const char *const golden_files[] = {"golden-f32", "golden-F16", "golden-BF16", "golden-Q8_0", "golden-Q4_0"};
+/* every weight type llama-quantize writes (../shared/golden/README.md) */
+static const char *const golden_files[] = {"golden-f32",  "golden-F16",  "golden-BF16",  "golden-Q8_0",  "golden-Q4_0",
+                                           "golden-Q4_1", "golden-Q5_0", "golden-Q5_1",  "golden-Q2_K",  "golden-Q3_K",
+                                           "golden-Q4_K", "golden-Q5_K", "golden-Q6_K",  "golden-IQ4_NL", "golden-IQ4_XS"};
 
 /* ------------------------------------------- products on random data */
 
