@@ -50,18 +50,23 @@ struct slmrt_ctx {
     int n_filled; /* positions [0, n_filled) of the KV cache are valid */
 
     int q_dim, kv_dim;
-    /* K by position, V transposed as llama.cpp keeps it (one row of
-     * positions per channel, n_ctx rounded up to 32 so attention can read
-     * the whole padded row: [n_layer][kv_dim][n_ctx_pad]) */
+    /* As dot_f32_cols reads them: keys in tiles of 16 positions (a tile of
+     * one KV head holds head_dim rows of 16 positions, 4 KiB read in
+     * order), values by position, in rows 16 floats longer than kv_dim (at
+     * strides that are multiples of 4 KiB the rows attention reads one
+     * after the other would share an L1 set, and the padding holds what
+     * dot_f32_cols reads past the last head). n_ctx is rounded up to 32:
+     * attention reads whole blocks of 32 positions. */
     int n_ctx_pad;
-    float *k_cache; /* [n_layer][n_ctx][kv_dim] */
-    float *v_cache; /* [n_layer][kv_dim][n_ctx_pad] */
+    size_t v_ld;    /* row stride of v_cache in floats */
+    float *k_cache; /* [n_layer][n_head_kv][n_ctx_pad / 16][head_dim][16] */
+    float *v_cache; /* [n_layer][n_ctx_pad][v_ld] */
 
     /* per-chunk activations, [chunk][width] */
     float *x, *h, *q, *k, *v, *att, *g, *u;
     float *rope_cos, *rope_sin; /* [chunk][n_rot/2] */
     void *prep;                 /* [chunk][max_prep_row] prepared activations */
-    float *scores;              /* [n_threads][n_ctx_pad] attention weights */
+    float *scores;              /* [n_threads][n_head / n_head_kv][n_ctx_pad] attention weights */
 
     /* batched products (NULL gemm: matrix-vector products only) */
     const slmrt_gemm *gemm;
@@ -279,17 +284,21 @@ typedef struct attn_job {
     int layer, pos0, n_tok;
 } attn_job;
 
-/* One (token, head) pair per index: softmax(q.K^T * scale) V over positions
- * 0..pos of the token, with K/V from the query head's KV group. As in the
- * reference (llama.cpp evaluating one token at a time, AVX-512): the softmax
- * runs over the cache padded to 32 positions, later ones weighted 0, with
- * ggml_v_expf and its 16-lane sums; each output channel is a dot of the
- * transposed V row with the weights over that padded length. All of it
- * depends only on the token's position, never on the batch. Indices go
- * head by head (token fastest): a token's work grows with its position, so
- * a token-major split would give the last thread most of a long batch (3x
- * the first's at 512 tokens and 2 threads); head-major ranges are even. */
-static void attn_heads(void *arg, int64_t j0, int64_t j1, int thread) {
+/* One (token, KV head) pair per index, for the query heads that share the
+ * KV head: softmax(q.K^T * scale) V over positions 0..pos of the token. As
+ * in the reference (llama.cpp evaluating one token at a time, AVX-512): the
+ * scores are ggml dots of q with each key; the softmax runs over the cache
+ * padded to 32 positions, later ones weighted 0, with ggml_v_expf and its
+ * 16-lane sums; each output channel is a ggml dot of that channel's values
+ * with the weights over the padded length. Both products go through
+ * dot_f32_cols (the arithmetic of one ggml dot per pair, many keys or
+ * channels at once, the heads of the group sharing each load), so all of
+ * it depends only on the token's position, never on the batch. Indices go
+ * KV head by KV head; within one, tokens alternate from both ends of the
+ * batch (0, n-1, 1, n-2, ...): a token's work grows with its position, and
+ * contiguous ranges of tokens in order would give the last thread most of
+ * a long batch. */
+static void attn_groups(void *arg, int64_t j0, int64_t j1, int thread) {
     const attn_job *j = arg;
     slmrt_ctx *c = j->c;
     const slmrt_model *m = c->m;
@@ -297,26 +306,25 @@ static void attn_heads(void *arg, int64_t j0, int64_t j1, int thread) {
     const int hd = m->head_dim, group = m->n_head / m->n_head_kv;
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t ncp = (size_t)c->n_ctx_pad;
-    float *sc = c->scores + (size_t)thread * ncp;
-    const size_t layer_off = (size_t)j->layer * c->n_ctx * c->kv_dim;
-    const size_t vlayer_off = (size_t)j->layer * c->kv_dim * ncp;
+    float *sc = c->scores + (size_t)thread * group * ncp; /* [group][ncp] */
+    const size_t k_off = (size_t)j->layer * c->kv_dim * ncp, v_off = (size_t)j->layer * ncp * c->v_ld;
     for (int64_t idx = j0; idx < j1; idx++) {
-        const int t = (int)(idx % j->n_tok), h = (int)(idx / j->n_tok);
-        const int pos = j->pos0 + t, kvh = h / group;
-        const float *q = c->q + (size_t)t * c->q_dim + (size_t)h * hd;
-        const float *kc = c->k_cache + layer_off + (size_t)kvh * hd;
-        const float *vc = c->v_cache + vlayer_off + (size_t)kvh * hd * ncp;
+        const int kvh = (int)(idx / j->n_tok), u = (int)(idx % j->n_tok);
+        const int t = u % 2 ? j->n_tok - 1 - u / 2 : u / 2;
+        const int pos = j->pos0 + t;
         const int nkv = (pos + 1 + 31) / 32 * 32; /* <= n_ctx_pad */
-        float mx = -INFINITY;
-        for (int p = 0; p <= pos; p++) {
-            sc[p] = k->dot_f32(hd, q, kc + (size_t)p * c->kv_dim) * scale;
-            if (sc[p] > mx) mx = sc[p];
+        const size_t head0 = (size_t)t * c->q_dim + (size_t)kvh * group * hd;
+        const float *kc = c->k_cache + k_off + (size_t)kvh * hd * ncp;
+        const float *vc = c->v_cache + v_off + (size_t)kvh * hd;
+        k->dot_f32_cols(hd, c->q + head0, (size_t)hd, group, kc, 16, (size_t)16 * hd, pos + 1, scale, sc, ncp);
+        for (int g = 0; g < group; g++) {
+            float *s = sc + (size_t)g * ncp, mx = -INFINITY;
+            for (int p = 0; p <= pos; p++) mx = s[p] > mx ? s[p] : mx;
+            const double sum = j->gm->softmax_exp(nkv, pos + 1, s, mx);
+            const float inv = (float)(1.0 / sum);
+            for (int p = 0; p < nkv; p++) s[p] *= inv;
         }
-        const double sum = j->gm->softmax_exp(nkv, pos + 1, sc, mx);
-        const float inv = (float)(1.0 / sum);
-        for (int p = 0; p < nkv; p++) sc[p] *= inv;
-        float *out = c->att + (size_t)t * c->q_dim + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) out[d] = k->dot_f32(nkv, vc + (size_t)d * ncp, sc);
+        k->dot_f32_cols(nkv, sc, ncp, group, vc, c->v_ld, 16, hd, 1.0f, c->att + head0, (size_t)hd);
     }
 }
 
@@ -343,24 +351,28 @@ static void forward_chunk(slmrt_ctx *c, const int32_t *toks, int n_tok, int pos0
             float *ys[3] = {c->q, c->k, c->v};
             linear_shared(c, ws, ys, 3, c->h, n_tok);
         }
-        const size_t layer_off = (size_t)l * c->n_ctx * c->kv_dim;
         const size_t ncp = (size_t)c->n_ctx_pad;
-        float *vt = c->v_cache + (size_t)l * c->kv_dim * ncp;
+        float *kt = c->k_cache + (size_t)l * c->kv_dim * ncp, *vt = c->v_cache + (size_t)l * ncp * c->v_ld;
+        const int hd = m->head_dim;
         for (int t = 0; t < n_tok; t++) {
             const float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
             rope_apply(m, c->q + (size_t)t * c->q_dim, m->n_head, cs, sn);
             rope_apply(m, c->k + (size_t)t * c->kv_dim, m->n_head_kv, cs, sn);
-            const size_t at = layer_off + (size_t)(pos0 + t) * c->kv_dim;
-            memcpy(c->k_cache + at, c->k + (size_t)t * c->kv_dim, (size_t)c->kv_dim * sizeof(float));
-            for (int i = 0; i < c->kv_dim; i++) vt[(size_t)i * ncp + pos0 + t] = c->v[(size_t)t * c->kv_dim + i];
+            const float *kr = c->k + (size_t)t * c->kv_dim;
+            const int p = pos0 + t;
+            for (int h = 0; h < m->n_head_kv; h++) {
+                float *tile = kt + (size_t)h * hd * ncp + (size_t)(p / 16) * 16 * hd + p % 16;
+                for (int i = 0; i < hd; i++) tile[(size_t)i * 16] = kr[(size_t)h * hd + i];
+            }
+            memcpy(vt + (size_t)(pos0 + t) * c->v_ld, c->v + (size_t)t * c->kv_dim, sizeof(float) * c->kv_dim);
         }
         /* attention reads V up to the next multiple of 32 (weighted 0): keep
          * what lies there past this chunk zero, not a previous history's */
         const size_t end = (size_t)pos0 + n_tok, pad_end = (end + 31) / 32 * 32;
         if (pad_end > end)
-            for (int i = 0; i < c->kv_dim; i++) memset(vt + (size_t)i * ncp + end, 0, (pad_end - end) * sizeof(float));
+            memset(vt + end * c->v_ld, 0, (pad_end - end) * c->v_ld * sizeof(float));
         attn_job aj = {c, slmrt_ggml_math_for(m->kern->isa), l, pos0, n_tok};
-        slmrt_parallel_for(c->n_threads, (int64_t)n_tok * m->n_head, attn_heads, &aj);
+        slmrt_parallel_for(c->n_threads, (int64_t)n_tok * m->n_head_kv, attn_groups, &aj);
         linear(c, &L->wo, c->att, n_tok, c->h);
         for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->h[i];
 
@@ -547,17 +559,17 @@ slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx *
     const size_t ch = (size_t)c->chunk;
     /* dims are capped at load (SLMRT_MAX_DIM) and chunk is small, so only the
      * KV cache size (n_ctx is the caller's) can overflow */
-    const size_t per_pos = (size_t)rm->n_layer * (size_t)c->kv_dim * 2 * sizeof(float);
-    if ((size_t)c->n_ctx > SIZE_MAX / 2 / per_pos || c->n_ctx > INT_MAX - 31) {
+    const size_t per_pos = (size_t)rm->n_layer * ((size_t)c->kv_dim + 16) * 2 * sizeof(float);
+    if ((size_t)c->n_ctx > SIZE_MAX / 4 / per_pos || c->n_ctx > INT_MAX - 31) {
         int n_ctx = c->n_ctx;
         free(c);
         return slm_diag_set(d, SLM_ERR_NOMEM, "slmrt_ctx_new: a KV cache of %d tokens does not fit in memory",
                             n_ctx);
     }
     c->n_ctx_pad = (c->n_ctx + 31) / 32 * 32;
-    const size_t kv_n = (size_t)rm->n_layer * (size_t)c->n_ctx * (size_t)c->kv_dim;
-    c->k_cache = alloc_floats(kv_n, true);
-    c->v_cache = alloc_floats((size_t)rm->n_layer * (size_t)c->n_ctx_pad * (size_t)c->kv_dim, true);
+    c->v_ld = (size_t)c->kv_dim + 16;
+    c->k_cache = alloc_floats((size_t)rm->n_layer * c->kv_dim * c->n_ctx_pad, true);
+    c->v_cache = alloc_floats((size_t)rm->n_layer * c->n_ctx_pad * c->v_ld, true);
     c->x = alloc_floats(ch * rm->n_embd, false);
     c->h = alloc_floats(ch * rm->n_embd, false);
     c->q = alloc_floats(ch * c->q_dim, false);
@@ -568,7 +580,7 @@ slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx *
     c->u = alloc_floats(ch * rm->n_ff, false);
     c->rope_cos = alloc_floats(ch * (rm->n_rot / 2), false);
     c->rope_sin = alloc_floats(ch * (rm->n_rot / 2), false);
-    c->scores = alloc_floats((size_t)c->n_threads * c->n_ctx_pad, false);
+    c->scores = alloc_floats((size_t)c->n_threads * (rm->n_head / rm->n_head_kv) * c->n_ctx_pad, false);
     /* 64-byte aligned so vector kernels see aligned rows when the row size allows */
     size_t prep_bytes = (ch * rm->max_prep_row + 63) / 64 * 64;
     c->prep = aligned_alloc(64, prep_bytes ? prep_bytes : 64);
@@ -586,7 +598,7 @@ slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx *
         !c->u || !c->rope_cos || !c->rope_sin || !c->scores || !c->prep) {
         slmrt_ctx_free(c);
         return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory for a context of %d tokens (KV cache %zu MiB)",
-                            p->n_ctx ? p->n_ctx : rm->n_ctx_train, kv_n * 2 * sizeof(float) >> 20);
+                            p->n_ctx ? p->n_ctx : rm->n_ctx_train, (size_t)c->n_ctx_pad * per_pos >> 20);
     }
     slm_status st = onednn_setup(c, p->gemm_backend, d);
     if (st != SLM_OK) {

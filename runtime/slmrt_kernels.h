@@ -16,6 +16,9 @@
 #include "slm_type.h"
 #include "slmrt_cpu.h"
 
+/* The longest attention head the kernels take (real models: 64-256). */
+#define SLMRT_MAX_HEAD_DIM 1024
+
 /* Dot product of one weight row (n elements, in the weight type's layout)
  * with one prepared activation row (in the partner layout). */
 typedef float (*slmrt_dot_fn)(int n, const void *w_row, const void *x_prepared);
@@ -36,6 +39,18 @@ typedef struct slmrt_kernels {
     /* f32 helpers for the rest of the forward pass */
     float (*dot_f32)(int n, const float *a, const float *b);
     void (*axpy_f32)(int n, float a, const float *x, float *y); /* y += a*x */
+    /* dot_f32 of each of n_x vectors with each of n columns of a matrix,
+     * times scale: out[q*out_stride + c] = dot_f32(k, x + q*x_stride,
+     * column c) * scale. Columns come in blocks of 16, block b at
+     * m + b*block_stride, element i of column c at
+     * m[(c/16)*block_stride + i*ld + c%16]; the columns up to n rounded up
+     * to 16 are read, their results dropped. Bit for bit dot_f32's
+     * arithmetic for every (vector, column), computed with a column per
+     * lane and each load of the matrix shared by up to 4 vectors: attention
+     * scores (the heads of a KV group against the keys, kept in tiles of 16
+     * positions) and outputs (their weights against the values). */
+    void (*dot_f32_cols)(int k, const float *x, size_t x_stride, int n_x, const float *m, size_t ld,
+                         size_t block_stride, int n, float scale, float *out, size_t out_stride);
 } slmrt_kernels;
 
 /* Bytes of one prepared activation row of n elements for a type's kernels.

@@ -290,6 +290,29 @@ static float avx2_dot_f32(int n, const float *a, const float *b) {
     return avx2_dot_f32_bytes(n, (const uint8_t *)a, (const uint8_t *)b);
 }
 
+static inline void avx2_store_first(float *p, __m256 v, int n) {
+    if (n == 8) {
+        _mm256_storeu_ps(p, v);
+    } else {
+        float part[8];
+        _mm256_storeu_ps(part, v);
+        memcpy(p, part, sizeof(float) * (size_t)n);
+    }
+}
+
+#define COLS_V __m256
+#define COLS_W 8
+#define COLS_MAXQ 1 /* 16 registers: a second vector's accumulators would spill */
+#define COLS_LOAD(p) _mm256_loadu_ps(p)
+#define COLS_SET1(f) _mm256_set1_ps(f)
+#define COLS_ZERO() _mm256_setzero_ps()
+#define COLS_ADD(a, b) _mm256_add_ps(a, b)
+#define COLS_MUL(a, b) _mm256_mul_ps(a, b)
+#define COLS_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define COLS_STORE(p, v, n) avx2_store_first(p, v, n)
+#define COLS_NAME avx2_dot_f32_cols
+#include "slmrt_cols_x86.h"
+
 static void avx2_axpy_f32(int n, float a, const float *x, float *y) {
     const __m256 va = _mm256_set1_ps(a);
     int i = 0;
@@ -314,4 +337,5 @@ void slmrt_kernels_init_avx2(slmrt_kernels *k) {
     slmrt_kquant_init_avx2(k);
     k->dot_f32 = avx2_dot_f32;
     k->axpy_f32 = avx2_axpy_f32;
+    k->dot_f32_cols = avx2_dot_f32_cols;
 }

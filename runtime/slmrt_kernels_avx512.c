@@ -229,6 +229,21 @@ static float avx512_dot_q8_0_q8_0_vnni(int n, const void *w_row, const void *x_p
 }
 
 
+/* ------------------------------------------------------ dot_f32_cols */
+
+#define COLS_V __m512
+#define COLS_W 16
+#define COLS_MAXQ 4 /* 16 accumulators and the tree's partial sums in 32 registers */
+#define COLS_LOAD(p) _mm512_loadu_ps(p)
+#define COLS_SET1(f) _mm512_set1_ps(f)
+#define COLS_ZERO() _mm512_setzero_ps()
+#define COLS_ADD(a, b) _mm512_add_ps(a, b)
+#define COLS_MUL(a, b) _mm512_mul_ps(a, b)
+#define COLS_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define COLS_STORE(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1u), v)
+#define COLS_NAME avx512_dot_f32_cols
+#include "slmrt_cols_x86.h"
+
 void slmrt_kernels_init_avx512_with(slmrt_kernels *k, bool use_vnni, bool use_bf16) {
     slmrt_kernels_init_avx2(k);
     k->isa = SLMRT_ISA_AVX512;
@@ -236,6 +251,7 @@ void slmrt_kernels_init_avx512_with(slmrt_kernels *k, bool use_vnni, bool use_bf
     k->by_type[SLM_TYPE_BF16].prepare = avx512_prepare_bf16;
     k->by_type[SLM_TYPE_Q8_0].prepare = avx512_prepare_q8_0;
     k->by_type[SLM_TYPE_Q4_0].prepare = avx512_prepare_q8_0;
+    k->dot_f32_cols = avx512_dot_f32_cols;
     if (use_bf16) k->by_type[SLM_TYPE_BF16].dot = avx512_dot_bf16_bf16_dp;
     if (use_vnni) {
         k->by_type[SLM_TYPE_Q8_0].dot = avx512_dot_q8_0_q8_0_vnni;

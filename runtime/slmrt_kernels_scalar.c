@@ -167,6 +167,29 @@ static float scalar_dot_f32(int n, const float *a, const float *b) {
     return scalar_dot_f32_bytes(n, (const uint8_t *)a, (const uint8_t *)b);
 }
 
+/* dot_f32_cols: scalar_dot_f32_bytes's arithmetic on strided elements. */
+static void scalar_dot_f32_cols(int k, const float *x, size_t x_stride, int n_x, const float *m, size_t ld,
+                                size_t block_stride, int n, float scale, float *out, size_t out_stride) {
+    const int np = k & ~(SLMRT_GGML_STEP - 1);
+    for (int q = 0; q < n_x; q++)
+        for (int c = 0; c < n; c++) {
+            const float *xq = x + (size_t)q * x_stride, *mc = m + (size_t)(c / 16) * block_stride + c % 16;
+            float acc[4][SLMRT_GGML_LANES] = {{0}};
+            for (int i = 0; i < np; i += SLMRT_GGML_STEP)
+                for (int j = 0; j < 4; j++)
+                    for (int l = 0; l < SLMRT_GGML_LANES; l++) {
+                        const int e = i + SLMRT_GGML_LANES * j + l;
+                        acc[j][l] = fmaf(xq[e], mc[(size_t)e * ld], acc[j][l]);
+                    }
+            float sum = scalar_ggml_reduce(acc);
+            for (int i = np; i < k; i++) {
+                const float p = xq[i] * mc[(size_t)i * ld];
+                sum += p;
+            }
+            out[(size_t)q * out_stride + c] = sum * scale;
+        }
+}
+
 static void scalar_axpy_f32(int n, float a, const float *x, float *y) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
@@ -188,4 +211,5 @@ void slmrt_kernels_init_scalar(slmrt_kernels *k) {
     slmrt_kernels_scalar_add_quants(k);
     k->dot_f32 = scalar_dot_f32;
     k->axpy_f32 = scalar_axpy_f32;
+    k->dot_f32_cols = scalar_dot_f32_cols;
 }

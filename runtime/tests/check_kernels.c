@@ -602,6 +602,68 @@ START_TEST(test_simd_f32_helpers_match_scalar) {
 }
 END_TEST
 
+/* dot_f32_cols against dot_f32 itself: the scalar table on gathered
+ * columns (its definition), every SIMD table against the scalar one bit for
+ * bit. Shapes as attention uses them (keys in tiles of 16 positions; values
+ * by row, 16 floats of padding) and odd ones: lengths with leftovers past
+ * the last 64, column counts with tails, 1 to 9 vectors (more than one
+ * pass of shared loads). */
+static void cols_case(const simd_table *tables, int n_tables, int k, int n, int n_x, bool tiles, uint32_t *seed) {
+    const slmrt_kernels *scalar = slmrt_kernels_for(SLMRT_ISA_SCALAR);
+    const int n16 = (n + 15) / 16 * 16;
+    const size_t ld = tiles ? 16 : (size_t)n16 + 16, bs = tiles ? (size_t)16 * k : 16;
+    const size_t m_size = tiles ? (size_t)n16 * k : (size_t)k * ld;
+    const size_t xs = (size_t)k + 3, os = (size_t)n + 5;
+    float *m = malloc(m_size * sizeof *m), *x = malloc(xs * n_x * sizeof *x), *col = malloc((size_t)k * sizeof *col);
+    float *want = malloc(os * n_x * sizeof *want), *got = malloc(os * n_x * sizeof *got);
+    ck_assert(m && x && col && want && got);
+    fill_activations(m, (int)m_size, seed);
+    fill_activations(x, (int)(xs * n_x), seed);
+    const float scale = 0.125f;
+    memset(want, 0, os * n_x * sizeof *want);
+    scalar->dot_f32_cols(k, x, xs, n_x, m, ld, bs, n, scale, want, os);
+    EXPECT_BEGIN();
+    for (int q = 0; q < n_x; q++)
+        for (int c = 0; c < n; c++) {
+            for (int i = 0; i < k; i++) col[i] = m[(size_t)(c / 16) * bs + (size_t)i * ld + c % 16];
+            const float ref = scalar->dot_f32(k, x + q * xs, col) * scale;
+            EXPECT(memcmp(&ref, &want[q * os + c], sizeof ref) == 0, "scalar cols k=%d n=%d x%d c=%d: %a, dot %a", k,
+                   n, q, c, want[q * os + c], ref);
+        }
+    for (int i = 0; i < n_tables; i++) {
+        for (size_t j = 0; j < os * n_x; j++) got[j] = 7.0f; /* what must stay untouched */
+        tables[i].k.dot_f32_cols(k, x, xs, n_x, m, ld, bs, n, scale, got, os);
+        for (int q = 0; q < n_x; q++) {
+            for (int c = 0; c < n; c++)
+                EXPECT(memcmp(&got[q * os + c], &want[q * os + c], sizeof(float)) == 0,
+                       "%s cols k=%d n=%d %s x%d/%d c=%d: %a, scalar %a", tables[i].name, k, n,
+                       tiles ? "tiles" : "rows", q, n_x, c, got[q * os + c], want[q * os + c]);
+            for (size_t c = (size_t)n; c < os; c++)
+                EXPECT(got[q * os + c] == 7.0f, "%s cols k=%d n=%d: wrote past column %d", tables[i].name, k, n, n);
+        }
+    }
+    EXPECT_END();
+    free(m);
+    free(x);
+    free(col);
+    free(want);
+    free(got);
+}
+
+START_TEST(test_cols_match_dot_f32) {
+    simd_table tables[8];
+    const int n_tables = collect_simd_tables(tables);
+    uint32_t seed = 0x5EED0005u;
+    static const int ks[] = {8, 64, 80, 128, 32, 96, 576};
+    static const int ns[] = {1, 7, 16, 33, 64, 200};
+    for (int a = 0; a < 7; a++)
+        for (int b = 0; b < 6; b++)
+            for (int n_x = 1; n_x <= 9; n_x += 4) cols_case(tables, n_tables, ks[a], ns[b], n_x, (a + b) % 2, &seed);
+    cols_case(tables, n_tables, 64, 50, 2, true, &seed);
+    cols_case(tables, n_tables, 64, 50, 3, false, &seed);
+}
+END_TEST
+
 /* ------------------------------------------- prepare: identical bytes */
 
 /* Floats that stress the encoders: random bit patterns (NaN, infinity and
@@ -814,6 +876,7 @@ static Suite *kernels_suite(void) {
     tcase_add_test(tc, test_scalar_known_answers);
     tcase_add_test(tc, test_simd_dots_match_scalar);
     tcase_add_test(tc, test_simd_f32_helpers_match_scalar);
+    tcase_add_test(tc, test_cols_match_dot_f32);
     tcase_add_test(tc, test_simd_prepare_identical_bytes);
     tcase_add_test(tc, test_simd_prepare_q8_0_ties);
     tcase_add_test(tc, test_env_selects_isa);
