@@ -69,6 +69,12 @@ slmrt_gemm_backend slmrt_ctx_gemm_backend(const slmrt_ctx *c);
  * matmul (e.g. "brg:avx512_core_amx_bf16", to see whether AMX is in use),
  * plus ", f32 OpenBLAS" when F32 weights go to OpenBLAS; "" for own. */
 const char *slmrt_ctx_gemm_impl(const slmrt_ctx *c);
+/* Whether evaluating tokens in batches gives the same logits bit for bit
+ * as one at a time: every batched product runs in the one-token kernels'
+ * arithmetic (our GEMM for F32, F16, Q8_0, Q4_0, or the matrix-vector
+ * kernels). False when a product goes through oneDNN/OpenBLAS, BF16 or the
+ * K-quant GEMMs (equal within rounding). */
+bool slmrt_ctx_batch_exact(const slmrt_ctx *c);
 
 /* "own", "onednn", "auto"; parsing is case-sensitive and returns false for
  * other names. */

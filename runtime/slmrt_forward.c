@@ -471,7 +471,7 @@ static slm_status onednn_setup(slmrt_ctx *c, int requested, slm_diag *d) {
     bool by_name;
     c->backend = slmrt_gemm_backend_choose((slmrt_gemm_backend)requested, &by_name);
     /* Auto on a CPU without AMX: our kernels, except for the weight types
-     * they have no batched product for (the K-quants, Q4_1, ...), which
+     * they have no batched product for (Q2_K, Q3_K, Q4_1, IQ4_NL, ...), which
      * would otherwise run as matrix-vector products: measured 4x faster
      * prefill through oneDNN (still within the logits tolerances of
      * one-token evaluation, not bit-identical to it). */
@@ -642,3 +642,19 @@ int slmrt_ctx_n_threads(const slmrt_ctx *c) { return c ? c->n_threads : 0; }
 slmrt_gemm_backend slmrt_ctx_gemm_backend(const slmrt_ctx *c) { return c ? c->backend : SLMRT_GEMM_OWN; }
 
 const char *slmrt_ctx_gemm_impl(const slmrt_ctx *c) { return c && c->onednn ? slmrt_onednn_impl(c->onednn) : ""; }
+
+bool slmrt_ctx_batch_exact(const slmrt_ctx *c) {
+    if (!c) return false;
+    for (int l = 0; l <= c->m->n_layer; l++) {
+        const slmrt_mat *mats[7];
+        for (int i = 0, n = layer_mats(c->m, l, mats); i < n; i++) {
+            const slm_type type = mats[i]->t->type;
+            const bool to_onednn = c->onednn && slmrt_onednn_takes(c->onednn, type) &&
+                                   !(c->onednn_gemmless_only && own_gemm_takes(c, mats[i]));
+            if (to_onednn) return false;
+            const slmrt_gemm_type *gt = c->gemm ? slmrt_gemm_type_for(c->gemm, type, mats[i]->n_in) : NULL;
+            if (gt && !gt->exact) return false;
+        }
+    }
+    return true;
+}

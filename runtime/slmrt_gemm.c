@@ -48,6 +48,8 @@ size_t slmrt_gemm_act_bytes(const slmrt_gemm_type *gt, int n_in, int n_tok) {
     case SLMRT_GEMM_ACT_Q8:
         return (size_t)n_tok * (size_t)(n_in / SLMRT_QK8_0) * (32 + sizeof(float) + sizeof(int32_t));
     case SLMRT_GEMM_ACT_F32: return (size_t)n_tok * slmrt_gemm_f32_stride(n_in) * sizeof(float);
+    case SLMRT_GEMM_ACT_Q8K:
+        return (size_t)n_tok * (size_t)(n_in / SLM_QK_K) * (SLM_QK_K + sizeof(float) + 16 * sizeof(int16_t));
     default: return 0;
     }
 }
@@ -81,6 +83,17 @@ void slmrt_gemm_act_view(const slmrt_gemm_type *gt, const uint8_t *prep, size_t 
         a->nsum = nsum;
         a->x = NULL;
         a->x_stride = 0;
+    } else if (gt->act == SLMRT_GEMM_ACT_Q8K) {
+        a->n_blocks = n_in / SLM_QK_K;
+        int8_t *q;
+        float *d;
+        int16_t *bsums;
+        slmrt_gemm_q8k_layout(scratch, a->n_blocks, n_tok, &q, &d, &bsums);
+        a->q = q;
+        a->d = d;
+        a->bsums = bsums;
+        a->x = NULL;
+        a->x_stride = 0;
     } else if (gt->act == SLMRT_GEMM_ACT_F32) {
         a->x = scratch;
         a->x_stride = slmrt_gemm_f32_stride(n_in) * sizeof(float);
@@ -104,7 +117,12 @@ typedef struct run_job {
 
 /* The activation view of tokens [t0, n_tok) of a. */
 static void shift_tokens(slmrt_gemm_act *a, int t0) {
-    if (a->q) {
+    if (a->bsums) {
+        /* super-block-major: the same arrays, starting t0 tokens in */
+        a->q += (size_t)t0 * SLM_QK_K;
+        a->d += t0;
+        a->bsums += (size_t)t0 * 16;
+    } else if (a->q) {
         /* block-major: the same arrays, starting t0 tokens in */
         a->q += (size_t)t0 * 32;
         a->d += t0;

@@ -65,6 +65,7 @@ typedef enum slmrt_gemm_act_form {
     SLMRT_GEMM_ACT_RAW = 0, /* the prepared rows as they are (bf16 pairs) */
     SLMRT_GEMM_ACT_Q8 = 1,  /* Q8_0 blocks regrouped by block, see slmrt_gemm_q8_layout */
     SLMRT_GEMM_ACT_F32 = 2, /* rows widened to f32 (exact), in an order of the entry's choosing */
+    SLMRT_GEMM_ACT_Q8K = 3, /* Q8_K blocks regrouped by super-block, see slmrt_gemm_q8k_layout */
 } slmrt_gemm_act_form;
 
 /* The activations of a batch as a kernel sees them (all borrowed). */
@@ -74,7 +75,8 @@ typedef struct slmrt_gemm_act {
     const int8_t *q;     /* ACT_Q8: [n_blocks][n_tok][32] the quants of block b of token t */
     const float *d;      /* ACT_Q8: [n_blocks][n_tok] block scales as f32 */
     const int32_t *nsum; /* ACT_Q8: [n_blocks][n_tok] minus the sum of the block's 32 quants */
-    int n_blocks, n_tok;
+    const int16_t *bsums; /* ACT_Q8K: [n_blocks][n_tok][16] sums of quants, as the entry's fill wrote them */
+    int n_blocks, n_tok;  /* ACT_Q8K: blocks are super-blocks of 256; q is [n_blocks][n_tok][256] */
 } slmrt_gemm_act;
 
 /* ACT_F32 rows, and the rows of panels that hold whole f32 rows, are padded
@@ -90,6 +92,15 @@ static inline void slmrt_gemm_q8_layout(void *scratch, int n_blocks, int n_tok, 
     *q = scratch;
     *d = (float *)((char *)scratch + (size_t)n_blocks * (size_t)n_tok * 32);
     *nsum = (int32_t *)(*d + (size_t)n_blocks * (size_t)n_tok);
+}
+
+/* Where ACT_Q8K's arrays live: quants [n_sb][n_tok][256], scales
+ * [n_sb][n_tok] (f32), sums [n_sb][n_tok][16] (int16). */
+static inline void slmrt_gemm_q8k_layout(void *scratch, int n_sb, int n_tok, int8_t **q, float **d,
+                                         int16_t **bsums) {
+    *q = scratch;
+    *d = (float *)((char *)scratch + (size_t)n_sb * (size_t)n_tok * 256);
+    *bsums = (int16_t *)(*d + (size_t)n_sb * (size_t)n_tok);
 }
 
 /* Packs rows [0, n_rows) (n_rows <= panel_rows; the rest of the panel is
@@ -114,6 +125,7 @@ typedef struct slmrt_gemm_type {
     int kc;         /* columns per panel (a multiple of k_align); 0: whole rows */
     int k_align;    /* n_in must be a multiple of this */
     int min_tokens; /* smaller batches are faster as matrix-vector products */
+    bool exact;     /* every (row, token) equals the kernel table's dot bit for bit */
     size_t col_bytes; /* panel bytes per column (all panel_rows rows) */
     slmrt_gemm_pack_fn pack;     /* NULL: the type has no GEMM on this ISA */
     slmrt_gemm_kernel_fn kernel;
@@ -165,5 +177,7 @@ void slmrt_gemm_run(const slmrt_gemm_type *gt, const slmrt_gemm_weights *w, cons
 /* Per-ISA constructors, each in its own file (like the kernel tables). */
 void slmrt_gemm_init_avx2(slmrt_gemm *g);
 void slmrt_gemm_init_avx512(slmrt_gemm *g, bool use_vnni, bool use_bf16);
+/* The K-quant entries of the AVX-512 table (AVX512_VNNI; slmrt_gemm_kquant_avx512.c). */
+void slmrt_gemm_kquant_init_avx512(slmrt_gemm *g);
 
 #endif

@@ -320,7 +320,7 @@ void slmrt_gemm_init_avx2(slmrt_gemm *g) {
     memset(g, 0, sizeof *g);
     g->isa = SLMRT_ISA_AVX2;
     const slmrt_gemm_type q = {.act = SLMRT_GEMM_ACT_Q8, .fill = a2_fill_q8, .panel_rows = A2_P, .kc = 0,
-                               .k_align = SLMRT_QK8_0,
+                               .k_align = SLMRT_QK8_0, .exact = true,
                                .col_bytes = (A2_QBLOCK + A2_P * sizeof(float)) / SLMRT_QK8_0};
     /* min_tokens: where the GEMM overtakes the dots on one Zen 4 core under
      * SLMRT_ISA=avx2 (bench/gemm_bench.c --gemm; Q8_0's sign trick costs an

@@ -22,60 +22,16 @@
 #include <string.h>
 
 #include "slmrt_gemm.h"
+#include "slmrt_gemm_avx512.h"
 #include "slmrt_kernels_impl.h"
 #include "slmrt_kernels_x86.h"
 
-#define A5_P 32                  /* rows per panel */
-#define A5_QBLOCK (8 * A5_P * 4) /* quantized panel bytes per 32-column block: 1 KiB */
 #define A5_KC_B 1024             /* columns per bf16 panel: 64 KiB */
 #define A5_NT_Q 6                /* tokens per quantized tile: 24 accumulators */
 #define A5_NT_F 8                /* tokens per bf16 tile: 16 accumulators */
 #define A5_P_G 16                /* rows per F32/F16 panel (whole rows: 128 KiB at n_in 2048) */
 #define A5_MR_G 4                /* F32/F16 tile: 4 rows x 6 tokens, one pass per partial sum */
 #define A5_NT_G 6
-
-static inline int32_t a5_load_i32(const void *p) {
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* Rows [base, base+16) that are below n_rows. */
-static inline __mmask16 a5_row_mask(int base, int n_rows) {
-    const int n = n_rows - base;
-    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
-}
-
-/* Writes 16 rows of one token: y (+)= v (+ bias). */
-static inline void a5_store(float *y, __m512 v, int base, int n_rows, bool first, const float *bias) {
-    const __mmask16 m = a5_row_mask(base, n_rows);
-    if (!m) return;
-    if (!first) v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, y), v);
-    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias));
-    _mm512_mask_storeu_ps(y, m, v);
-}
-
-/* The 8 dwords of each of 16 rows (R[i], 32 bytes) transposed: dst + 128*g
- * receives dword g of rows 0..15 (64 bytes). Two 8x8 transposes side by
- * side, rows 0-7 in the low halves and 8-15 in the high halves. */
-static inline void a5_transpose16x8(const __m256i R[16], uint8_t *dst) {
-    __m512i Z[8];
-    for (int i = 0; i < 8; i++) Z[i] = _mm512_inserti64x4(_mm512_castsi256_si512(R[i]), R[i + 8], 1);
-    const __m512i t0 = _mm512_unpacklo_epi32(Z[0], Z[1]), t1 = _mm512_unpackhi_epi32(Z[0], Z[1]);
-    const __m512i t2 = _mm512_unpacklo_epi32(Z[2], Z[3]), t3 = _mm512_unpackhi_epi32(Z[2], Z[3]);
-    const __m512i t4 = _mm512_unpacklo_epi32(Z[4], Z[5]), t5 = _mm512_unpackhi_epi32(Z[4], Z[5]);
-    const __m512i t6 = _mm512_unpacklo_epi32(Z[6], Z[7]), t7 = _mm512_unpackhi_epi32(Z[6], Z[7]);
-    /* per 128-bit lane: dword g (lanes 0, 2) or g+4 (lanes 1, 3) of 4 rows */
-    const __m512i u[8] = {_mm512_unpacklo_epi64(t0, t2), _mm512_unpackhi_epi64(t0, t2),
-                          _mm512_unpacklo_epi64(t1, t3), _mm512_unpackhi_epi64(t1, t3),
-                          _mm512_unpacklo_epi64(t4, t6), _mm512_unpackhi_epi64(t4, t6),
-                          _mm512_unpacklo_epi64(t5, t7), _mm512_unpackhi_epi64(t5, t7)};
-    const __m512i lo = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), hi = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-    for (int g = 0; g < 4; g++) {
-        _mm512_storeu_si512(dst + 128 * g, _mm512_permutex2var_epi64(u[g], lo, u[g + 4]));
-        _mm512_storeu_si512(dst + 128 * (g + 4), _mm512_permutex2var_epi64(u[g], hi, u[g + 4]));
-    }
-}
 
 /* ---------------------------------------------------- quantized (VNNI) */
 
@@ -497,9 +453,11 @@ void slmrt_gemm_init_avx512(slmrt_gemm *g, bool use_vnni, bool use_bf16) {
         q8->pack = a5_pack_q8_0;
         q4->pack = a5_pack_q4_0;
         q8->kernel = q4->kernel = a5_kernel_q;
+        slmrt_gemm_kquant_init_avx512(g);
     }
     slmrt_gemm_type g32 = {.act = SLMRT_GEMM_ACT_F32, .fill = a5_fill_f32, .panel_rows = A5_P_G, .kc = 0,
-                           .k_align = 1, .min_tokens = 4 /* measured: 4 */, .col_bytes = A5_P_G * sizeof(float),
+                           .k_align = 1, .min_tokens = 4 /* measured: 4 */, .exact = true,
+                           .col_bytes = A5_P_G * sizeof(float),
                            .pack = a5_pack_f32,
                            .kernel = a5_kernel_f32};
     g->by_type[SLM_TYPE_F32] = g32;

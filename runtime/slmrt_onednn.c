@@ -17,8 +17,10 @@
  * F16 0.11, BF16 0.15, Q4_0 0.5 and Q6_K 1.0 with formats' scalar
  * decoders), so auto keeps our kernels, which also keep batched logits
  * equal to one-token logits. F16 (our kernel must follow ggml's order) and
- * types without a GEMM of ours (K-quants: matrix-vector products, 4x slower
- * than this backend at 256 tokens) would be faster here, at the cost of
+ * types without a GEMM of ours (Q2_K, Q3_K, Q4_1, IQ4_*: matrix-vector
+ * products, 4x slower than this backend at 256 tokens; Q4_K, Q5_K and Q6_K
+ * have int8 GEMMs of ours since, 1.3x oneDNN's bf16 speed at 512 tokens
+ * with the decoding left out) would be faster here, at the cost of
  * exactness: SLMRT_GEMM=onednn. With AMX, oneDNN's bf16 matmul is reported
  * at about 1 TMAC/s for M=512, N=K=2048 on 2 threads (not measurable
  * here), four times our int8 kernels even with the decoding. F32 weights

@@ -190,10 +190,11 @@ static int batch_equality(const char *rel, const char *isa_name, int N) {
     slmrt_ctx_reset(c2);
     float *last = malloc(sizeof(float) * V);
     if (!bad && slmrt_eval(c2, tok, N, 0, last, false, &d) == SLM_OK) {
-        const bool exact = slmrt_ctx_gemm_backend(c2) == SLMRT_GEMM_OWN;
+        const bool exact = slmrt_ctx_batch_exact(c2);
         const ts_logits_diff cs = ts_logits_compare(b + (size_t)(N - 1) * V, last, 1, V);
         const char *crit;
-        const bool ok = exact ? cs.max_abs <= 1e-6 : ts_logits_within(tc, cs, 0.0, &crit);
+        const bool ok = exact ? memcmp(b + (size_t)(N - 1) * V, last, sizeof(float) * V) == 0
+                              : ts_logits_within(tc, cs, 0.0, &crit);
         if (!ok) {
             printf("FAIL %s %s: last-token logits differ (max|d| %.3g, KL %.3g)\n", isa_name, rel, cs.max_abs,
                    cs.mean_kl);
@@ -273,9 +274,11 @@ END_TEST
 /* ------------------------------------------------ GEMM vs matrix-vector */
 
 /* One product through a GEMM table and through the kernel table of the same
- * ISA (prepare, then one dot per row and token, + bias): F32, F16, Q8_0 and
- * Q4_0 must agree bit for bit (the GEMM follows the dots' summation order);
- * BF16 (no fixed order) to 1e-5 of sum |w*x|. Shapes cover row tails (70
+ * ISA (prepare, then one dot per row and token, + bias): the entries marked
+ * exact (F32, F16, Q8_0, Q4_0) must agree bit for bit (the GEMM follows the
+ * dots' summation order); BF16 (no fixed order) to 1e-5 of sum |w*x|, the
+ * K-quants (the float sums of exact integer totals, in another order) to
+ * 1e-6. Shapes cover row tails (70
  * rows: panels of 16 and 32), token tails, rows shorter than 8 blocks, with
  * leftovers past the last 64, and longer than a BF16 column block. */
 static int gemm_case(const slmrt_kernels *k, const slmrt_gemm *g, const char *name, slm_type type, int n_out,
@@ -320,12 +323,14 @@ static int gemm_case(const slmrt_kernels *k, const slmrt_gemm *g, const char *na
             float want = tk->dot(n_in, w + (size_t)r * rs, x + (size_t)t * xs);
             if (with_bias) want += bias[r];
             const float got = y[(size_t)t * n_out + r];
-            if (type == SLM_TYPE_BF16) {
+            if (!gt->exact) {
+                /* BF16: no fixed order; K-quants: exact integer sums per
+                 * super-block, float sums in another order than the dot's */
                 double mag = 0;
                 for (int i = 0; i < n_in; i++) mag += fabs((double)wf[(size_t)r * n_in + i] * xf[(size_t)t * n_in + i]);
                 const double e = fabs((double)got - want) / (mag + 1e-30);
                 if (e > worst) worst = e;
-                if (e > 1e-5) bad = 1;
+                if (e > (type == SLM_TYPE_BF16 ? 1e-5 : 1e-6)) bad = 1;
             } else if (memcmp(&got, &want, sizeof got) != 0) {
                 bad = 1;
             }
@@ -349,8 +354,11 @@ static int gemm_case(const slmrt_kernels *k, const slmrt_gemm *g, const char *na
 }
 
 START_TEST(gemm_equals_dots) {
-    static const slm_type types[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_Q8_0, SLM_TYPE_Q4_0};
-    static const int n_ins[] = {96, 320, 4256};
+    static const slm_type types[] = {SLM_TYPE_F32,  SLM_TYPE_F16,  SLM_TYPE_BF16, SLM_TYPE_Q8_0,
+                                     SLM_TYPE_Q4_0, SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K};
+    enum { N_TYPES = sizeof types / sizeof *types };
+    /* row lengths: for 32-blocks and for 256-blocks (K-quants) */
+    static const int n_ins[2][3] = {{96, 320, 4256}, {256, 768, 4352}};
     static const int n_toks[] = {1, 5, 13, 64};
     struct {
         const char *name;
@@ -379,12 +387,13 @@ START_TEST(gemm_equals_dots) {
             slmrt_kernels_init_avx512_with(&k, variants[v].vnni, variants[v].bf16);
             slmrt_gemm_init_avx512(&g, variants[v].vnni, variants[v].bf16);
         }
-        for (int ti = 0; ti < 5; ti++)
+        for (int ti = 0; ti < N_TYPES; ti++)
             for (int ni = 0; ni < 3; ni++)
                 for (int tk = 0; tk < 4; tk++) {
                     const bool with_bias = (ni + tk) % 2 == 1;
-                    n_bad += gemm_case(&k, &g, variants[v].name, types[ti], 70, n_ins[ni], n_toks[tk], with_bias);
-                    n_run += slmrt_gemm_type_for(&g, types[ti], n_ins[ni]) != NULL;
+                    const int n_in = n_ins[ti >= 5][ni];
+                    n_bad += gemm_case(&k, &g, variants[v].name, types[ti], 70, n_in, n_toks[tk], with_bias);
+                    n_run += slmrt_gemm_type_for(&g, types[ti], n_in) != NULL;
                 }
     }
     printf("GEMM vs dots: %d cases, %d failed\n", n_run, n_bad);
