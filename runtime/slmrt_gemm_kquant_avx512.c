@@ -27,6 +27,7 @@
 #include "slmrt_gemm_avx512.h"
 #include "slmrt_kernels_impl.h"
 #include "slmrt_kernels_x86.h"
+#include "slmrt_kquant_unpack_x86.h"
 
 #define KQ_NT 4 /* tokens per tile: 8 sums + 8 totals + 8 float results of 32 rows in registers */
 
@@ -115,23 +116,11 @@ static void kq_scale_min(const uint8_t *s, int j, int *sc, int *m) {
  * (m[8]), d and dmin; element orders as in the dots (slmrt_kquant_x86.h). */
 static void kq_unpack(const uint8_t *blk, slm_type type, uint8_t q[SLM_QK_K], int sc[16], int m[8], float *d,
                       float *dmin) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
     if (type == SLM_TYPE_Q6_K) {
         const slm_block_q6_k *b = (const slm_block_q6_k *)blk;
-        const __m256i m2 = _mm256_set1_epi8(0x30);
         for (int h = 0; h < 2; h++) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
-            const __m256i hb = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
-            /* 16-bit shifts carry bits across bytes; the 0x30 mask keeps
-             * only the two that belong to each byte */
-            const __m256i runs[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m2)),
-                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2)),
-            };
+            __m256i runs[4];
+            slmrt_kq_q6_k_runs(b->ql, b->qh, h, runs);
             for (int k = 0; k < 4; k++) _mm256_storeu_si256((__m256i *)(q + 128 * h + 32 * k), runs[k]);
         }
         for (int j = 0; j < 16; j++) sc[j] = b->scales[j];
@@ -140,20 +129,12 @@ static void kq_unpack(const uint8_t *blk, slm_type type, uint8_t q[SLM_QK_K], in
         return;
     }
     const bool q5 = type == SLM_TYPE_Q5_K;
-    /* Q4_K: d dmin scales[12] qs[128]; Q5_K: d dmin scales[12] qh[32] qs[128].
-     * Chunk c of 64 elements: sub-block 2c in the low nibbles of qs[32c..],
-     * 2c+1 in the high ones; Q5_K's fifth bit is bit 2c (2c+1) of qh[l]. */
+    /* Q4_K: d dmin scales[12] qs[128]; Q5_K: d dmin scales[12] qh[32] qs[128] */
     const uint8_t *scales = blk + 4, *qs = blk + (q5 ? 48 : 16);
     const __m256i hbits = q5 ? _mm256_loadu_si256((const __m256i *)(blk + 16)) : _mm256_setzero_si256();
-    const __m256i bit = _mm256_set1_epi8(0x10);
     for (int c = 0; c < 4; c++) {
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        if (q5) {
-            lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c), 4), bit));
-            hi = _mm256_or_si256(hi,
-                                 _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c + 1), 4), bit));
-        }
+        __m256i lo, hi;
+        slmrt_kq_k4_chunk(qs, hbits, c, q5, &lo, &hi);
         _mm256_storeu_si256((__m256i *)(q + 64 * c), lo);
         _mm256_storeu_si256((__m256i *)(q + 64 * c + 32), hi);
     }

@@ -20,6 +20,7 @@
 
 #include "slmrt_kernels_impl.h"
 #include "slmrt_kernels_x86.h"
+#include "slmrt_kquant_unpack_x86.h"
 
 #if SLMRT_KQ_VNNI
 #define SLMRT_KQ_DOT16(acc, a, b) _mm256_dpwssd_epi32((acc), (a), (b))
@@ -75,7 +76,6 @@ static inline __m256i kq_k4_min_sums(__m128i sm, const slm_block_q8_k *x) {
  * nibbles and 2c+1 in the high ones (Q5_K's fifth bit from qh bit 2c/2c+1). */
 static SLMRT_ALWAYS_INLINE float kq_dot_k4(int n, const uint8_t *w, size_t w_size, const slm_block_q8_k *x,
                                           bool five_bits) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 fsum = _mm256_setzero_ps();
     for (int b = 0; b < n / SLM_QK_K; b++, w += w_size, x++) {
         _mm_prefetch((const char *)w + 4 * w_size, _MM_HINT_T0);
@@ -90,15 +90,8 @@ static SLMRT_ALWAYS_INLINE float kq_dot_k4(int n, const uint8_t *w, size_t w_siz
          * bottleneck */
         __m256i acc = _mm256_setzero_si256(), acc_hi = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            if (five_bits) {
-                /* bit 2c of qh[l] to bit 4 of element l, bit 2c+1 to element 32+l */
-                const __m256i bit = _mm256_set1_epi8(0x10);
-                lo = _mm256_or_si256(lo, _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c), 4), bit));
-                hi = _mm256_or_si256(hi,
-                                     _mm256_and_si256(_mm256_slli_epi16(_mm256_srli_epi16(hbits, 2 * c + 1), 4), bit));
-            }
+            __m256i lo, hi;
+            slmrt_kq_k4_chunk(qs, hbits, c, five_bits, &lo, &hi);
             const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * c)));
             const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(x->qs + 64 * c + 32)));
             acc = SLMRT_KQ_DOT16(acc, plo, _mm256_shuffle_epi8(sc16, kq_bcast16_mask(2 * c)));
@@ -119,7 +112,6 @@ static SLMRT_ALWAYS_INLINE float kq_dot_k4(int n, const uint8_t *w, size_t w_siz
  * the top two bits from H at shifts 0, 2, 4, 6 (formats.md §2.1). The stored
  * quant is q+32 (0..63); the −32 is applied as −32·Σ_j sc_j·bsum_j. */
 static SLMRT_ALWAYS_INLINE float kq_dot_q6_k(int n, const uint8_t *w, const slm_block_q8_k *x) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x30);
     __m256 fsum = _mm256_setzero_ps();
     for (int b = 0; b < n / SLM_QK_K; b++, w += sizeof(slm_block_q6_k), x++) {
         _mm_prefetch((const char *)w + 4 * sizeof(slm_block_q6_k), _MM_HINT_T0);
@@ -131,18 +123,8 @@ static SLMRT_ALWAYS_INLINE float kq_dot_q6_k(int n, const uint8_t *w, const slm_
         const __m256i sc_all = _mm256_cvtepi8_epi16(sc8);                 /* sc0..sc15 */
         __m256i acc = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
-            const __m256i l0 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h));
-            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * h + 32));
-            const __m256i hb = _mm256_loadu_si256((const __m256i *)(qh + 32 * h));
-            /* 16-bit shifts carry bits across bytes; the 0x30 mask keeps
-             * only the two that belong to each byte */
-            const __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 4), m2)),
-                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(hb, 2), m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(hb, m2)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                                _mm256_and_si256(_mm256_srli_epi16(hb, 2), m2)),
-            };
+            __m256i q[4];
+            slmrt_kq_q6_k_runs(ql, qh, h, q);
             /* scales of this half, sc[8h..8h+7], in both 128-bit lanes */
             const __m256i sc_h = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc_all, 1)
                                                                : _mm256_castsi256_si128(sc_all));
