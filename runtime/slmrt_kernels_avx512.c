@@ -21,6 +21,7 @@
  * and results as zero; BF16 products of ordinary activations and weights
  * are far from that range. */
 #include <immintrin.h>
+#include <string.h>
 
 #include "slmrt_kernels.h"
 #include "slmrt_kernels_impl.h"
@@ -154,6 +155,56 @@ static void avx512_prepare_q8_0(const float *x, void *out, int n) {
     slmrt_q8_prep_finish(out, n);
 }
 
+/* ggml's quantize_row_q8_K_ref (slm_quantize_row_q8_k_ref) 16 lanes at a
+ * time, to the byte: the first element of largest magnitude sets the scale
+ * -127/x, nearest_int's 1.5*2^23 trick rounds, bsums add the quants as
+ * stored. NaN blocks go to the reference encoder. */
+static void avx512_prepare_q8_k(const float *x, void *out, int n) {
+    slm_block_q8_k *y = out;
+    const int nb = n / SLM_QK_K;
+    for (int b = 0; b < nb; b++) {
+        const float *xb = x + (size_t)b * SLM_QK_K;
+        __m512 v[16], amax_v = _mm512_setzero_ps();
+        __mmask16 nan = 0;
+        for (int c = 0; c < 16; c++) {
+            v[c] = _mm512_loadu_ps(xb + 16 * c);
+            nan |= _mm512_cmp_ps_mask(v[c], v[c], _CMP_UNORD_Q);
+            amax_v = _mm512_max_ps(amax_v, _mm512_abs_ps(v[c]));
+        }
+        if (nan) {
+            slm_type_traits_get(SLM_TYPE_Q8_K)->from_f32(xb, &y[b], SLM_QK_K);
+            continue;
+        }
+        const float amax = _mm512_reduce_max_ps(amax_v);
+        if (amax == 0.0f) {
+            memset(&y[b], 0, sizeof y[b]);
+            continue;
+        }
+        float max = 0.0f;
+        for (int c = 0; c < 16; c++) {
+            const __mmask16 at = _mm512_cmp_ps_mask(_mm512_abs_ps(v[c]), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (at) {
+                max = xb[16 * c + __builtin_ctz(at)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m512 vis = _mm512_set1_ps(iscale), magic = _mm512_set1_ps(12582912.f);
+        int16_t bsums[16];
+        for (int c = 0; c < 16; c++) {
+            const __m512i bits = _mm512_castps_si512(_mm512_add_ps(_mm512_mul_ps(vis, v[c]), magic));
+            __m512i q = _mm512_sub_epi32(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)),
+                                         _mm512_set1_epi32(0x00400000));
+            q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+            const __m128i q8 = _mm512_cvtepi32_epi8(q); /* wraps as the reference's (int8_t) cast */
+            _mm_storeu_si128((__m128i *)(y[b].qs + 16 * c), q8);
+            bsums[c] = (int16_t)_mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(q8));
+        }
+        memcpy(y[b].bsums, bsums, sizeof bsums);
+        y[b].d = 1 / iscale;
+    }
+}
+
 /* ------------------------------------------------------ quantized dots */
 
 /* Q8_0 with vpdpbusd (u8 × s8, four products per int32 lane, no
@@ -251,6 +302,8 @@ void slmrt_kernels_init_avx512_with(slmrt_kernels *k, bool use_vnni, bool use_bf
     k->by_type[SLM_TYPE_BF16].prepare = avx512_prepare_bf16;
     k->by_type[SLM_TYPE_Q8_0].prepare = avx512_prepare_q8_0;
     k->by_type[SLM_TYPE_Q4_0].prepare = avx512_prepare_q8_0;
+    for (int t = 0; t < SLM_TYPE_COUNT; t++)
+        if (k->by_type[t].partner == SLM_TYPE_Q8_K && k->by_type[t].prepare) k->by_type[t].prepare = avx512_prepare_q8_k;
     k->dot_f32_cols = avx512_dot_f32_cols;
     if (use_bf16) k->by_type[SLM_TYPE_BF16].dot = avx512_dot_bf16_bf16_dp;
     if (use_vnni) {

@@ -742,13 +742,16 @@ START_TEST(test_simd_prepare_identical_bytes) {
     float *x = malloc(N_FLOATS * sizeof *x);
     ck_assert_ptr_nonnull(x);
     EXPECT_BEGIN();
-    for (int round = 0; round < 3; round++) {
-        if (round == 0) fill_q8_0_corner_blocks(x, N_BLOCKS, &seed);
+    for (int round = 0; round < 4; round++) {
+        if (round == 0 || round == 3) fill_q8_0_corner_blocks(x, N_BLOCKS, &seed);
         else fill_special_floats(x, N_FLOATS, &seed);
-        const slm_type partners[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32};
-        const slm_type weight_of[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32};
-        for (int p = 0; p < 4; p++) {
-            const int n = partners[p] == SLM_TYPE_Q8_0 ? 32 * N_BLOCKS : N_FLOATS;
+        if (round == 3) /* no NaN: Q8_K's 256-blocks would all go to the reference encoder */
+            for (int i = 0; i < N_FLOATS; i++)
+                if (isnan(x[i])) x[i] = rng_unit(&seed);
+        const slm_type partners[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32, SLM_TYPE_Q8_K};
+        const slm_type weight_of[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32, SLM_TYPE_Q4_K};
+        for (int p = 0; p < 5; p++) {
+            const int n = partners[p] == SLM_TYPE_Q8_0 || partners[p] == SLM_TYPE_Q8_K ? 32 * N_BLOCKS : N_FLOATS;
             const size_t size = slmrt_prep_row_size(&scalar->by_type[weight_of[p]], n);
             uint8_t *want = malloc(size), *got = malloc(size);
             ck_assert(want && got);
