@@ -214,9 +214,10 @@ done:
     return bad;
 }
 
-/* Every weight type with kernels, under every ISA this CPU has: each ISA in
- * a child that has not chosen its kernel table yet, so that SLMRT_ISA
- * decides it (as in check_kernels.c). */
+/* Every weight type with kernels, under ISA _i (one loop test per ISA, each
+ * with its own timeout), when this CPU has it: in a child that has not
+ * chosen its kernel table yet, so that SLMRT_ISA decides it (as in
+ * check_kernels.c). */
 START_TEST(batch_equal_every_type_and_isa) {
     const char *ck_fork = getenv("CK_FORK");
     if (ck_fork && !strcmp(ck_fork, "no")) {
@@ -235,39 +236,38 @@ START_TEST(batch_equal_every_type_and_isa) {
     /* the CPU checks only: asking for a table here would make the choice
      * for the children */
     const bool have[3] = {true, slmrt_kernels_cpu_has_avx2(), slmrt_kernels_cpu_has_avx512()};
-    for (int i = 0; i < 3; i++) {
-        if (!have[i]) {
-            printf("SKIP batch equality under %s: not on this CPU\n", isas[i]);
-            continue;
-        }
-        fflush(stdout);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        pid_t pid = fork();
-        ck_assert_int_ge(pid, 0);
-        if (pid == 0) {
-            setenv("SLMRT_ISA", isas[i], 1);
-            int bad = slmrt_kernels_best()->isa != (slmrt_isa)i;
-            if (bad) printf("FAIL SLMRT_ISA=%s did not select it\n", isas[i]);
-            /* The scalar table has no GEMM: batched and one-at-a-time run the
-             * same code, and its reference dots (fmaf calls) make 512
-             * positions take 7 minutes under ASan; 160 still span batches
-             * of 64 reading the cache written by earlier ones. */
-            int n = 512;
-#ifdef __SANITIZE_ADDRESS__
-            if (i == SLMRT_ISA_SCALAR) n = 160;
-#endif
-            for (int f = 0; f < n_files && !bad; f++) bad |= batch_equality(files[f], isas[i], n);
-            fflush(stdout);
-            _exit(bad);
-        }
-        int status = 0;
-        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        printf("batch equality under %s: %.1f s\n", isas[i],
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
-        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "batched vs one at a time under %s", isas[i]);
+    const int i = _i;
+    if (!have[i]) {
+        printf("SKIP batch equality under %s: not on this CPU\n", isas[i]);
+        return;
     }
+    fflush(stdout);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        setenv("SLMRT_ISA", isas[i], 1);
+        int bad = slmrt_kernels_best()->isa != (slmrt_isa)i;
+        if (bad) printf("FAIL SLMRT_ISA=%s did not select it\n", isas[i]);
+        /* Under ASan everything runs ~30x slower: 160 positions (64 for the
+         * scalar table, whose reference dots call fmaf) still span batches
+         * of 1, 7 and 64 reading the cache written by earlier ones; the
+         * Release run covers 512. */
+        int n = 512;
+#ifdef __SANITIZE_ADDRESS__
+        n = i == SLMRT_ISA_SCALAR ? 64 : 160;
+#endif
+        for (int f = 0; f < n_files && !bad; f++) bad |= batch_equality(files[f], isas[i], n);
+        fflush(stdout);
+        _exit(bad);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("batch equality under %s: %.1f s\n", isas[i],
+           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "batched vs one at a time under %s", isas[i]);
 }
 END_TEST
 
@@ -645,7 +645,7 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, golden_logits);
     tcase_add_test(tc, model_logits);
-    tcase_add_test(tc, batch_equal_every_type_and_isa);
+    tcase_add_loop_test(tc, batch_equal_every_type_and_isa, 0, 3);
     tcase_add_test(tc, gemm_equals_dots);
     tcase_add_test(tc, eval_errors);
     tcase_add_test(tc, load_errors);
