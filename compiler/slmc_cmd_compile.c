@@ -11,6 +11,7 @@
 #include "slm_gguf.h"
 #include "slm_open.h"
 #include "slmc_calib.h"
+#include "slmc_gptq_pass.h"
 #include "slmc_cli.h"
 #include "slmc_convert.h"
 #include "slmc_mix.h"
@@ -23,8 +24,8 @@
 
 static const char usage_text[] =
     "usage: slmc compile INPUT -o OUT.gguf [--type T | --mix M] [--output-type T] [--embedding-type T]\n"
-    "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix] [--threads N]\n"
-    "                    [--tokenizer FILE] [--quiet]\n"
+    "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq]\n"
+    "                    [--gptq-damp X] [--gptq-act-order] [--threads N] [--tokenizer FILE] [--quiet]\n"
     "\n"
     "  --type T             a type (" TYPE_NAMES "):\n"
     "                       every matrix gets it (llama-quantize --pure); or a llama.cpp mix\n"
@@ -36,12 +37,17 @@ static const char usage_text[] =
     "  --tensor-type R=T    matrices whose name matches regex R get T (first match wins)\n"
     "  --calib FILE         calibration statistics: slmc calibrate's, or llama.cpp's imatrix .dat\n"
     "  --method imatrix     quantize with the statistics' importance weights (default with --calib)\n"
+    "  --method gptq        GPTQ error compensation where the statistics hold Gram matrices\n"
+    "                       (slmc calibrate --gram); imatrix rounding elsewhere\n"
+    "  --gptq-damp X        GPTQ's damping of the Gram matrix, a fraction of its mean diagonal (0.01)\n"
+    "  --gptq-act-order     GPTQ columns by decreasing activation energy\n"
     "  --threads N          encoding threads (default: all cores); the output does not depend on it\n";
 
 typedef struct compile_args {
     const char *input, *output, *tokenizer, *calib;
     bool quiet, has_method;
     slmc_quant_method method;
+    slmc_gptq_opts gptq;
     int threads;
     slmc_convert_opts conv;
     slmc_tensor_rules *rules; /* owned */
@@ -65,7 +71,17 @@ static int parse_threads(const char *s, int *out) {
 }
 
 static int parse_args(int argc, char **argv, compile_args *a) {
-    enum { OPT_MIX = 256, OPT_OUTPUT_TYPE, OPT_EMBD_TYPE, OPT_TENSOR_TYPE, OPT_CALIB, OPT_METHOD, OPT_THREADS };
+    enum {
+        OPT_MIX = 256,
+        OPT_OUTPUT_TYPE,
+        OPT_EMBD_TYPE,
+        OPT_TENSOR_TYPE,
+        OPT_CALIB,
+        OPT_METHOD,
+        OPT_THREADS,
+        OPT_GPTQ_DAMP,
+        OPT_GPTQ_ACT_ORDER
+    };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
                                          {"mix", required_argument, 0, OPT_MIX},
@@ -75,6 +91,8 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"calib", required_argument, 0, OPT_CALIB},
                                          {"method", required_argument, 0, OPT_METHOD},
                                          {"threads", required_argument, 0, OPT_THREADS},
+                                         {"gptq-damp", required_argument, 0, OPT_GPTQ_DAMP},
+                                         {"gptq-act-order", no_argument, 0, OPT_GPTQ_ACT_ORDER},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -122,6 +140,14 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                 rc = slmc_usage_error(TOOL, "unknown --method '%s' (expected %s)", optarg, slmc_quant_method_names());
             break;
         case OPT_THREADS: rc = parse_threads(optarg, &a->threads); break;
+        case OPT_GPTQ_DAMP: {
+            char *end;
+            a->gptq.damp = strtod(optarg, &end);
+            if (*optarg == 0 || *end != 0 || !(a->gptq.damp > 0 && a->gptq.damp <= 1))
+                rc = slmc_usage_error(TOOL, "--gptq-damp '%s': expected a number in (0, 1]", optarg);
+            break;
+        }
+        case OPT_GPTQ_ACT_ORDER: a->gptq.act_order = true; break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: rc = slmc_usage_error(TOOL, "bad option");
         }
@@ -182,6 +208,36 @@ static void report_types(const slm_model *m) {
     fputc('\n', stderr);
 }
 
+static int cmp_double(const void *x, const void *y) {
+    const double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* GPTQ's layer-output error against the imatrix rounding of the same
+ * matrices: its median and range, and where it did not apply. */
+static void report_gptq(const compile_args *a, const slmc_gptq_pass *p) {
+    if (a->quiet || !p) return;
+    double *ratio = malloc(sizeof(double) * (p->n_tensors ? p->n_tensors : 1));
+    uint32_t n = 0, kept = 0;
+    for (uint32_t i = 0; i < p->n_tensors && ratio; i++) {
+        const slmc_gptq_result *r = &p->tensors[i].result;
+        if (!p->tensors[i].done) continue;
+        kept += r->kept_reference;
+        ratio[n++] = r->err_reference > 0 ? (r->kept_reference ? r->err_reference : r->err) / r->err_reference : 1.0;
+    }
+    if (n) {
+        qsort(ratio, n, sizeof *ratio, cmp_double);
+        fprintf(stderr, "slmc: gptq: %u matrices; layer-output error relative to imatrix rounding: median %.3f "
+                "(%.3f-%.3f)", n, ratio[n / 2], ratio[0], ratio[n - 1]);
+        if (kept) fprintf(stderr, "; %u kept imatrix rounding (GPTQ was not better)", kept);
+        fputc('\n', stderr);
+    }
+    if (p->n_without)
+        fprintf(stderr, "slmc: gptq: not applied to %u matri%s (e.g. %s: %s); imatrix rounding\n", p->n_without,
+                p->n_without == 1 ? "x" : "ces", p->first_without, p->first_without_why);
+    free(ratio);
+}
+
 static slm_status write_artifact(slm_model *m, const compile_args *a, slm_diag *d) {
     slmc_progress prog;
     slmc_progress_init(&prog, "compile", a->quiet);
@@ -210,13 +266,20 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
     slmc_convert_result conv = {0};
     slmc_calib_result cr = {0};
     slmc_convert_opts co = a->conv;
-    co.has_imatrix = a->method == SLMC_METHOD_IMATRIX;
+    co.has_imatrix = a->method == SLMC_METHOD_IMATRIX || a->method == SLMC_METHOD_GPTQ;
+    slmc_gptq_pass *gptq = NULL;
 
     slm_status st = slm_model_validate(m, d);
     if (st != SLM_OK) slm_diag_prefix(d, a->input);
     if (st == SLM_OK && a->calib) st = slmc_calib_open(a->calib, &calib, d);
     if (st == SLM_OK) st = slmc_convert_plan(m, &co, &conv, d);
     if (st == SLM_OK) st = slmc_calib_apply(m, calib, a->method, &cr, d);
+    if (st == SLM_OK && a->method == SLMC_METHOD_GPTQ) {
+        slmc_gptq_opts go = a->gptq;
+        go.n_threads = a->threads;
+        st = slmc_gptq_pass_attach(m, calib ? calib->stats : NULL, &go, &gptq, d);
+        if (st != SLM_OK) slm_diag_prefix(d, a->calib);
+    }
     if (st == SLM_OK) st = slmc_mix_check_weights(co.mode == SLMC_CONVERT_MIX ? co.mix : NULL, m, d);
     /* the statistics shape the bytes: hash them with the other inputs */
     if (st == SLM_OK && calib && slm_model_add_input(m, a->calib, NULL, 0) != SLM_OK)
@@ -229,7 +292,9 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
     if (st == SLM_OK) {
         report_plan(a, &conv, &cr);
         st = write_artifact(m, a, d);
+        if (st == SLM_OK) report_gptq(a, gptq);
     }
+    slmc_gptq_pass_free(gptq);
     slmc_convert_result_free(&conv);
     slmc_calib_free(calib); /* after the write: tensors borrow its weights */
     return st;
