@@ -2,7 +2,9 @@
  * (file layout in docs/calibration.md). */
 #include "slmc_calib_stats.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,7 @@ slm_status slmc_stats_new(const slm_model *m, bool gram, slmc_stats **out, slm_d
     s->n_embd = m->hp.n_embd;
     s->n_vocab = m->tok.n_tokens;
     s->has_gram = gram;
+    s->last_entry = -1;
     *out = s;
     return SLM_OK;
 }
@@ -52,7 +55,7 @@ slm_status slmc_stats_new(const slm_model *m, bool gram, slmc_stats **out, slm_d
 static void entry_free(slmc_stats_entry *e) {
     free(e->sum_x2);
     free(e->max_abs);
-    free(e->gram);
+    if (!e->gram_shared) free(e->gram);
     free(e->importance);
 }
 
@@ -61,6 +64,7 @@ void slmc_stats_free(slmc_stats *s) {
     for (uint32_t i = 0; i < s->n_entries; i++) entry_free(&s->entries[i]);
     free(s->entries);
     free(s->source);
+    free(s->scratch);
     free(s);
 }
 
@@ -101,21 +105,32 @@ void slmc_stats_observe(void *user, const char *weight, const float *x, int n_to
     if (s->err.status != SLM_OK) return;
     /* The runtime calls the weights in the same order every chunk, so the
      * entry after the previous one is almost always the right one. */
+    /* Q/K/V (and gate/up) read the same rows: their Gram matrix is one */
+    const bool same_input = s->has_gram && x == s->last_x && n_tokens == s->last_tokens && s->last_entry >= 0 &&
+                            s->entries[s->last_entry].n_in == n_in;
     slmc_stats_entry *e = NULL;
     if (s->hint < s->n_entries && !strcmp(s->entries[s->hint].name, weight))
         e = &s->entries[s->hint];
     else
         e = (slmc_stats_entry *)slmc_stats_find(s, weight);
     if (!e) {
-        e = entry_add(s, weight, n_in, s->has_gram);
+        e = entry_add(s, weight, n_in, s->has_gram && !same_input);
         if (!e) {
             slm_diag_set(&s->err, SLM_ERR_NOMEM, "out of memory for the statistics of %s (n_in %d%s)", weight, n_in,
                          s->has_gram ? ", with Gram matrix" : "");
             return;
         }
+        if (s->has_gram && same_input) {
+            e->gram = s->entries[s->last_entry].gram;
+            e->gram_shared = true;
+        }
     }
     if (e->n_in != n_in) {
         slm_diag_set(&s->err, SLM_ERR_INTERNAL, "%s: observer reported n_in %d, earlier %d", weight, n_in, e->n_in);
+        return;
+    }
+    if (e->gram_shared && !(same_input && s->entries[s->last_entry].gram == e->gram)) {
+        slm_diag_set(&s->err, SLM_ERR_INTERNAL, "%s: its input is no longer the previous weight's", weight);
         return;
     }
     s->hint = (uint32_t)(e - s->entries) + 1;
@@ -134,12 +149,35 @@ void slmc_stats_observe(void *user, const char *weight, const float *x, int n_to
             float a = fabsf(v);
             if (a > e->max_abs[j]) e->max_abs[j] = a;
         }
-        if (e->gram) /* upper triangle only; mirrored when written */
-            for (int i = 0; i < n_in; i++) {
-                const double xi = r[i];
-                double *g = e->gram + (size_t)i * n_in;
-                for (int j = i; j < n_in; j++) g[j] += xi * r[j];
+    }
+    s->last_x = x;
+    s->last_tokens = n_tokens;
+    s->last_entry = (int)(e - s->entries);
+    if (e->gram && !e->gram_shared) { /* XᵀX, upper triangle only (mirrored when written): a BLAS rank-k update */
+        const size_t need = (size_t)n_tokens * (size_t)n_in;
+        if (need > s->scratch_n) {
+            double *p = realloc(s->scratch, need * sizeof *p);
+            if (!p) {
+                slm_diag_set(&s->err, SLM_ERR_NOMEM, "out of memory for the Gram matrix update of %s", weight);
+                return;
             }
+            s->scratch = p;
+            s->scratch_n = need;
+        }
+        for (size_t i = 0; i < need; i++) s->scratch[i] = x[i];
+        /* rows of the upper triangle in blocks of equal area, one per thread
+         * (OpenBLAS's own threads would fight the runtime's spinning ones) */
+        const int nt = omp_get_max_threads();
+        const double *a = s->scratch;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+        for (int b = 0; b < nt; b++) {
+            /* row i0 such that rows [0, i0) hold a fraction b/nt of the triangle */
+            const int i0 = (int)(n_in * (1.0 - sqrt(1.0 - (double)b / nt)));
+            const int i1 = b + 1 == nt ? n_in : (int)(n_in * (1.0 - sqrt(1.0 - (double)(b + 1) / nt)));
+            if (i1 > i0)
+                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, i1 - i0, n_in - i0, n_tokens, 1.0, a + i0, n_in,
+                            a + i0, n_in, 1.0, e->gram + (size_t)i0 * n_in + i0, n_in);
+        }
     }
     e->n_rows += n_tokens;
     e->n_calls++;

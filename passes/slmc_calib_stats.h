@@ -29,6 +29,7 @@ typedef struct slmc_stats_entry {
     double *sum_x2;          /* [n_in] */
     float *max_abs;          /* [n_in] */
     double *gram;            /* [n_in * n_in] row-major, symmetric; NULL without --gram */
+    bool gram_shared;        /* while collecting: gram is an earlier entry's (same input, e.g. Q/K/V) */
     float *importance;       /* [n_in] mean x², filled on first request */
 } slmc_stats_entry;
 
@@ -45,6 +46,10 @@ typedef struct slmc_stats {
     uint32_t hint;     /* next entry expected (calls come in a fixed order) */
     int32_t chunk;     /* 1-based chunk being evaluated, for messages */
     slm_diag err;      /* first non-finite activation, sticky */
+    double *scratch;   /* the rows of one call in double, for the Gram update */
+    size_t scratch_n;
+    const float *last_x; /* the previous call's input: weights reading the same rows share a Gram matrix */
+    int last_tokens, last_entry;
 } slmc_stats;
 
 /* Fingerprint of what makes stats transferable between two models: arch,
