@@ -11,7 +11,7 @@
 #include "slm_gguf.h"
 #include "slm_open.h"
 #include "slmc_calib.h"
-#include "slmc_gptq_pass.h"
+#include "slmc_quant_pass.h"
 #include "slmc_cli.h"
 #include "slmc_convert.h"
 #include "slmc_mix.h"
@@ -24,8 +24,8 @@
 
 static const char usage_text[] =
     "usage: slmc compile INPUT -o OUT.gguf [--type T | --mix M] [--output-type T] [--embedding-type T]\n"
-    "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq]\n"
-    "                    [--gptq-damp X] [--gptq-act-order] [--threads N] [--tokenizer FILE] [--quiet]\n"
+    "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq|awq|awq+gptq]\n"
+    "                    [--gptq-damp X] [--gptq-order act|natural] [--threads N] [--tokenizer FILE] [--quiet]\n"
     "\n"
     "  --type T             a type (" TYPE_NAMES "):\n"
     "                       every matrix gets it (llama-quantize --pure); or a llama.cpp mix\n"
@@ -39,8 +39,10 @@ static const char usage_text[] =
     "  --method imatrix     quantize with the statistics' importance weights (default with --calib)\n"
     "  --method gptq        GPTQ error compensation where the statistics hold Gram matrices\n"
     "                       (slmc calibrate --gram); imatrix rounding elsewhere\n"
+    "  --method awq         activation-aware scales folded into the norms (and V, up), imatrix rounding\n"
+    "  --method awq+gptq    both (statistics from slmc calibrate --gram)\n"
     "  --gptq-damp X        GPTQ's damping of the Gram matrix, a fraction of its mean diagonal (0.01)\n"
-    "  --gptq-act-order     GPTQ columns by decreasing activation energy\n"
+    "  --gptq-order O       act: columns by decreasing activation energy (default); natural: in order\n"
     "  --threads N          encoding threads (default: all cores); the output does not depend on it\n";
 
 typedef struct compile_args {
@@ -80,7 +82,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         OPT_METHOD,
         OPT_THREADS,
         OPT_GPTQ_DAMP,
-        OPT_GPTQ_ACT_ORDER
+        OPT_GPTQ_ORDER
     };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
@@ -92,13 +94,14 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"method", required_argument, 0, OPT_METHOD},
                                          {"threads", required_argument, 0, OPT_THREADS},
                                          {"gptq-damp", required_argument, 0, OPT_GPTQ_DAMP},
-                                         {"gptq-act-order", no_argument, 0, OPT_GPTQ_ACT_ORDER},
+                                         {"gptq-order", required_argument, 0, OPT_GPTQ_ORDER},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {0}};
     int c, rc = 0;
     bool has_type = false, has_mix = false;
+    a->gptq.act_order = true;
     optind = 1;
     while (rc == 0 && (c = getopt_long(argc, argv, "o:T:t:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -147,7 +150,10 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                 rc = slmc_usage_error(TOOL, "--gptq-damp '%s': expected a number in (0, 1]", optarg);
             break;
         }
-        case OPT_GPTQ_ACT_ORDER: a->gptq.act_order = true; break;
+        case OPT_GPTQ_ORDER:
+            if (!strcmp(optarg, "act") || !strcmp(optarg, "natural")) a->gptq.act_order = !strcmp(optarg, "act");
+            else rc = slmc_usage_error(TOOL, "--gptq-order '%s': expected act or natural", optarg);
+            break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: rc = slmc_usage_error(TOOL, "bad option");
         }
@@ -214,14 +220,15 @@ static int cmp_double(const void *x, const void *y) {
 }
 
 /* GPTQ's layer-output error against the imatrix rounding of the same
- * matrices: its median and range, and where it did not apply. */
-static void report_gptq(const compile_args *a, const slmc_gptq_pass *p) {
+ * matrices: its median and range, and where it did not apply; AWQ's groups
+ * and the reduction of its measure. */
+static void report_quant(const compile_args *a, const slmc_quant_pass *p) {
     if (a->quiet || !p) return;
     double *ratio = malloc(sizeof(double) * (p->n_tensors ? p->n_tensors : 1));
     uint32_t n = 0, kept = 0;
     for (uint32_t i = 0; i < p->n_tensors && ratio; i++) {
         const slmc_gptq_result *r = &p->tensors[i].result;
-        if (!p->tensors[i].done) continue;
+        if (!p->tensors[i].gptq || !p->tensors[i].done) continue;
         kept += r->kept_reference;
         ratio[n++] = r->err_reference > 0 ? (r->kept_reference ? r->err_reference : r->err) / r->err_reference : 1.0;
     }
@@ -232,9 +239,22 @@ static void report_gptq(const compile_args *a, const slmc_gptq_pass *p) {
         if (kept) fprintf(stderr, "; %u kept imatrix rounding (GPTQ was not better)", kept);
         fputc('\n', stderr);
     }
-    if (p->n_without)
-        fprintf(stderr, "slmc: gptq: not applied to %u matri%s (e.g. %s: %s); imatrix rounding\n", p->n_without,
-                p->n_without == 1 ? "x" : "ces", p->first_without, p->first_without_why);
+    if (p->use_gptq && p->n_without_gptq)
+        fprintf(stderr, "slmc: gptq: not applied to %u matri%s (e.g. %s: %s); imatrix rounding\n", p->n_without_gptq,
+                p->n_without_gptq == 1 ? "x" : "ces", p->first_without, p->first_without_why);
+    if (p->awq && ratio) {
+        uint32_t scaled = 0;
+        n = 0;
+        for (uint32_t i = 0; i < p->awq->n_groups; i++) {
+            const slmc_awq_group_result *g = &p->awq->groups[i];
+            scaled += g->alpha > 0;
+            if (g->err_plain > 0) ratio[n++] = g->err / g->err_plain;
+        }
+        if (n) qsort(ratio, n, sizeof *ratio, cmp_double);
+        fprintf(stderr, "slmc: awq: %u of %u matrix groups scaled; weighted rounding error relative to unscaled: "
+                "median %.3f (%.3f-%.3f)\n", scaled, p->awq->n_groups, n ? ratio[n / 2] : 1.0, n ? ratio[0] : 1.0,
+                n ? ratio[n - 1] : 1.0);
+    }
     free(ratio);
 }
 
@@ -266,18 +286,20 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
     slmc_convert_result conv = {0};
     slmc_calib_result cr = {0};
     slmc_convert_opts co = a->conv;
-    co.has_imatrix = a->method == SLMC_METHOD_IMATRIX || a->method == SLMC_METHOD_GPTQ;
-    slmc_gptq_pass *gptq = NULL;
+    co.has_imatrix = a->method != SLMC_METHOD_NONE;
+    slmc_quant_pass *qpass = NULL;
 
     slm_status st = slm_model_validate(m, d);
     if (st != SLM_OK) slm_diag_prefix(d, a->input);
     if (st == SLM_OK && a->calib) st = slmc_calib_open(a->calib, &calib, d);
     if (st == SLM_OK) st = slmc_convert_plan(m, &co, &conv, d);
     if (st == SLM_OK) st = slmc_calib_apply(m, calib, a->method, &cr, d);
-    if (st == SLM_OK && a->method == SLMC_METHOD_GPTQ) {
+    const bool awq = a->method == SLMC_METHOD_AWQ || a->method == SLMC_METHOD_AWQ_GPTQ;
+    const bool gptq = a->method == SLMC_METHOD_GPTQ || a->method == SLMC_METHOD_AWQ_GPTQ;
+    if (st == SLM_OK && (awq || gptq)) {
         slmc_gptq_opts go = a->gptq;
         go.n_threads = a->threads;
-        st = slmc_gptq_pass_attach(m, calib ? calib->stats : NULL, &go, &gptq, d);
+        st = slmc_quant_pass_attach(m, calib ? calib->stats : NULL, awq, gptq, &go, &qpass, d);
         if (st != SLM_OK) slm_diag_prefix(d, a->calib);
     }
     if (st == SLM_OK) st = slmc_mix_check_weights(co.mode == SLMC_CONVERT_MIX ? co.mix : NULL, m, d);
@@ -292,9 +314,9 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
     if (st == SLM_OK) {
         report_plan(a, &conv, &cr);
         st = write_artifact(m, a, d);
-        if (st == SLM_OK) report_gptq(a, gptq);
+        if (st == SLM_OK) report_quant(a, qpass);
     }
-    slmc_gptq_pass_free(gptq);
+    slmc_quant_pass_free(qpass);
     slmc_convert_result_free(&conv);
     slmc_calib_free(calib); /* after the write: tensors borrow its weights */
     return st;

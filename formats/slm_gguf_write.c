@@ -297,18 +297,18 @@ static slm_status write_tensor_data(slm_outfile *f, slm_tensor *t, uint64_t nbyt
                                     const slm_gguf_write_opts *opts, slm_diag *d) {
     slm_status st = slm_tensor_acquire(t, d);
     if (st != SLM_OK) return st;
-    if (t->out_type == t->type) {
-        if ((uint64_t)t->nbytes != nbytes)
-            st = slm_diag_set(d, SLM_ERR_INTERNAL, "tensor '%s': holds %zu bytes, its shape needs %llu", t->name,
-                              t->nbytes, (unsigned long long)nbytes);
-        else
-            st = w_bytes(f, t->data, (size_t)nbytes, d);
-    } else if (t->encode) {
+    if (t->encode) {
         void *buf = malloc(nbytes ? (size_t)nbytes : 1);
         st = buf ? t->encode(t, t->encode_ctx, buf, d)
                  : slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory encoding", t->name);
         if (st == SLM_OK) st = w_bytes(f, buf, (size_t)nbytes, d);
         free(buf);
+    } else if (t->out_type == t->type) {
+        if ((uint64_t)t->nbytes != nbytes)
+            st = slm_diag_set(d, SLM_ERR_INTERNAL, "tensor '%s': holds %zu bytes, its shape needs %llu", t->name,
+                              t->nbytes, (unsigned long long)nbytes);
+        else
+            st = w_bytes(f, t->data, (size_t)nbytes, d);
     } else {
         st = convert_tensor(f, t, opts, d);
     }

@@ -182,11 +182,11 @@ struct slm_tensor {
      * (experts), one per column. Borrowed: a pass sets it (e.g. from an
      * imatrix) and keeps the array alive until the tensor is written. */
     const float *quant_weights;
-    /* When set (and out_type differs from type), the writer calls it for
-     * the tensor's whole encoding in out_type (slm_type_row_size(out_type,
-     * ne[0]) per row) instead of converting rows itself: for passes that
-     * quantize a matrix as a whole (GPTQ). Called once, when the writer
-     * reaches the tensor, so memory still follows one tensor at a time. */
+    /* When set, the writer calls it for the tensor's whole encoding in
+     * out_type (slm_type_row_size(out_type, ne[0]) per row) instead of
+     * copying or converting it: for passes that quantize a matrix as a whole
+     * (GPTQ) or change its values (AWQ's scales). Called once, when the
+     * writer reaches the tensor, so memory still follows one tensor. */
     slm_status (*encode)(slm_tensor *t, void *ctx, void *dst, slm_diag *d);
     void *encode_ctx;
     void *user;            /* free for passes; not owned */

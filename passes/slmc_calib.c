@@ -94,6 +94,8 @@ static const struct {
 } methods[] = {
     {SLMC_METHOD_IMATRIX, "imatrix", true},
     {SLMC_METHOD_GPTQ, "gptq", true},
+    {SLMC_METHOD_AWQ, "awq", true},
+    {SLMC_METHOD_AWQ_GPTQ, "awq+gptq", true},
 };
 
 bool slmc_quant_method_from_name(const char *name, slmc_quant_method *out) {
@@ -111,7 +113,7 @@ const char *slmc_quant_method_name(slmc_quant_method m) {
     return "none";
 }
 
-const char *slmc_quant_method_names(void) { return "imatrix, gptq"; }
+const char *slmc_quant_method_names(void) { return "imatrix, gptq, awq, awq+gptq"; }
 
 bool slmc_quant_method_needs_stats(slmc_quant_method m) {
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -159,7 +161,7 @@ static slm_status weights_for(slmc_calib *c, const slm_tensor *t, const float **
 slm_status slmc_calib_apply(slm_model *m, slmc_calib *c, slmc_quant_method method, slmc_calib_result *res,
                             slm_diag *d) {
     memset(res, 0, sizeof *res);
-    if (method != SLMC_METHOD_IMATRIX && method != SLMC_METHOD_GPTQ) return SLM_OK;
+    if (method == SLMC_METHOD_NONE) return SLM_OK;
     if (!c || (!c->imatrix && !c->stats))
         return slm_diag_set(d, SLM_ERR_INPUT,
                             "--method %s needs calibration statistics: pass --calib FILE (from slmc calibrate, or "

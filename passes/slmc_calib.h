@@ -41,13 +41,15 @@ void slmc_calib_free(slmc_calib *c); /* accepts NULL */
 typedef enum slmc_quant_method {
     SLMC_METHOD_NONE,    /* round-to-nearest rules without weights */
     SLMC_METHOD_IMATRIX, /* importance-weighted rules (llama-quantize --imatrix) */
-    SLMC_METHOD_GPTQ     /* Hessian-based error compensation (slmc_gptq.h), imatrix where it does not apply */
+    SLMC_METHOD_GPTQ,    /* Hessian-based error compensation (slmc_gptq.h), imatrix where it does not apply */
+    SLMC_METHOD_AWQ,     /* activation-aware scales folded into the model (slmc_awq.h), imatrix rounding */
+    SLMC_METHOD_AWQ_GPTQ /* AWQ's scales, then GPTQ */
 } slmc_quant_method;
 
 /* Parses a --method name; false when unknown. */
 bool slmc_quant_method_from_name(const char *name, slmc_quant_method *out);
 const char *slmc_quant_method_name(slmc_quant_method m);
-/* The names --method accepts, for messages: "imatrix, gptq". */
+/* The names --method accepts, for messages: "imatrix, gptq, awq, awq+gptq". */
 const char *slmc_quant_method_names(void);
 bool slmc_quant_method_needs_stats(slmc_quant_method m);
 
@@ -57,7 +59,7 @@ typedef struct slmc_calib_result {
     char first_unweighted[SLM_MAX_NAME]; /* for the report; "" when none */
 } slmc_calib_result;
 
-/* For imatrix and gptq: points quant_weights of every tensor that will be
+/* For every method: points quant_weights of every tensor that will be
  * converted (out_type set and different from its type) at its statistics
  * (GPTQ's block scale searches use them too), and sets the metadata
  * llama-quantize writes (quantize.imatrix.file, .dataset, .entries_count,
