@@ -75,34 +75,45 @@ static double group_error(const group_mat *mats, int n_mats, const float *imp, c
     float *imp_s = malloc(sizeof(float) * (size_t)n);
     if (!imp_s) return INFINITY;
     for (int64_t j = 0; j < n; j++) imp_s[j] = imp[j] / (s[j] * s[j]);
+    /* per-row sums added in row order afterwards: the total, and the alpha
+     * chosen, must not depend on the thread count */
     double err = 0;
     for (int k = 0; k < n_mats; k++) {
         const group_mat *g = &mats[k];
         const slm_type_traits *tr = slm_type_traits_get(g->t->out_type);
         const size_t rb = slm_type_row_size(g->t->out_type, n);
-#pragma omp parallel num_threads(n_threads) reduction(+ : err)
+        double *row_err = calloc((size_t)g->rows, sizeof *row_err);
+        if (!row_err) {
+            free(imp_s);
+            return INFINITY;
+        }
+#pragma omp parallel num_threads(n_threads)
         {
             float *ws = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
             uint8_t *q = malloc(rb);
-            if (ws && y && q) {
 #pragma omp for schedule(static)
-                for (int64_t r = 0; r < g->rows; r++) {
-                    const float *w = g->w + r * n;
-                    for (int64_t j = 0; j < n; j++) ws[j] = w[j] * s[j];
-                    tr->quantize_row(ws, q, n, imp_s);
-                    tr->to_f32(q, y, n);
-                    for (int64_t j = 0; j < n; j++) {
-                        const double e = (double)y[j] / s[j] - w[j];
-                        err += imp[j] * e * e;
-                    }
+            for (int64_t r = 0; r < g->rows; r++) {
+                if (!ws || !y || !q) {
+                    row_err[r] = INFINITY;
+                    continue;
                 }
-            } else {
-                err += INFINITY;
+                const float *w = g->w + r * n;
+                for (int64_t j = 0; j < n; j++) ws[j] = w[j] * s[j];
+                tr->quantize_row(ws, q, n, imp_s);
+                tr->to_f32(q, y, n);
+                double e2 = 0;
+                for (int64_t j = 0; j < n; j++) {
+                    const double e = (double)y[j] / s[j] - w[j];
+                    e2 += imp[j] * e * e;
+                }
+                row_err[r] = e2;
             }
             free(ws);
             free(y);
             free(q);
         }
+        for (int64_t r = 0; r < g->rows; r++) err += row_err[r];
+        free(row_err);
     }
     free(imp_s);
     return err;

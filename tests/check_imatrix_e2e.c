@@ -157,7 +157,18 @@ START_TEST(bad_statistics_are_refused) {
     expect_compile_error("--type q4_k --calib /nonexistent/x.imatrix", 4, "/nonexistent/x.imatrix", NULL);
     /* a method that needs statistics, none given */
     expect_compile_error("--type q4_k --method imatrix", 3, "--calib", NULL);
-    expect_compile_error("--type q4_k --method awq", 2, "awq", NULL);
+    expect_compile_error("--type q4_k --method awq", 3, "--calib", NULL);
+    expect_compile_error("--type q4_k --method spqr", 2, "spqr", "awq+gptq");
+    /* whole-tensor methods need slmc's statistics; GPTQ their Gram matrices */
+    snprintf(opts, sizeof opts, "--type q4_k --method gptq --calib %s/golden.imatrix", golden_dir());
+    expect_compile_error(opts, 3, "slmc calibrate", NULL);
+    char stats[4096];
+    snprintf(stats, sizeof stats, "%s", ts_tmp("nogram.stats"));
+    ck_assert_int_eq(ts_run(NULL, "%s calibrate %s/golden-f32.gguf --data %s/golden.tokens --ctx 32 -o %s --quiet",
+                            ts_bin("slmc"), golden_dir(), golden_dir(), stats),
+                     0);
+    snprintf(opts, sizeof opts, "--type q4_k --method gptq --calib %s", stats);
+    expect_compile_error(opts, 3, "--gram", "nogram.stats");
     /* Q2_K_S, like llama.cpp, needs weights for its Q2_K matrices */
     expect_compile_error("--type q2_k_s", 3, "q2_k", "--calib");
 }
