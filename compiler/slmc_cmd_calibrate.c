@@ -19,7 +19,7 @@ int slmc_cmd_calibrate(int argc, char **argv);
 #define TOOL "slmc calibrate"
 
 typedef struct calib_args {
-    const char *model, *data, *output, *tokenizer;
+    const char *model, *data, *output, *tokenizer, *dataset;
     long long tokens, ctx, seed, threads;
     bool gram, quiet, imatrix;
     slmc_calib_data_format data_format;
@@ -27,10 +27,12 @@ typedef struct calib_args {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: slmc calibrate MODEL --data FILE -o STATS [--format slmc|imatrix] [--tokens N] [--ctx N]\n"
-               "                      [--seed N] [--threads N] [--gram] [--data-format auto|text|jsonl|tokens]\n"
-               "                      [--tokenizer FILE] [--quiet]\n"
-               "  FILE: text, JSONL (\"text\" or chat \"messages\"), or whitespace-separated token ids (.tokens);\n"
-               "        any of them gzip-compressed. Defaults: --tokens 65536 --ctx 512 --format slmc.\n");
+               "                      [--seed N] [--threads N] [--gram] [--data-format auto|text|jsonl|tokens|hdf5]\n"
+               "                      [--dataset NAME] [--tokenizer FILE] [--quiet]\n"
+               "  FILE: text, JSONL (\"text\" or chat \"messages\"), whitespace-separated token ids (.tokens),\n"
+               "        any of them gzip-compressed, or an HDF5 integer dataset of ids (.h5, --dataset NAME).\n"
+               "  --seed N: --tokens worth of --ctx chunks sampled from all of FILE; 0 = its first chunks.\n"
+               "  Defaults: --tokens 65536 --ctx 512 --seed 1 --format slmc.\n");
 }
 
 static bool parse_int(const char *s, long long lo, long long hi, long long *out) {
@@ -42,7 +44,7 @@ static bool parse_int(const char *s, long long lo, long long hi, long long *out)
 }
 
 static int parse_args(int argc, char **argv, calib_args *a) {
-    enum { O_TOKENS = 256, O_CTX, O_SEED, O_GRAM, O_FORMAT, O_DATA_FORMAT };
+    enum { O_TOKENS = 256, O_CTX, O_SEED, O_GRAM, O_FORMAT, O_DATA_FORMAT, O_DATASET };
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
                                          {"output", required_argument, 0, 'o'},
                                          {"tokens", required_argument, 0, O_TOKENS},
@@ -52,6 +54,7 @@ static int parse_args(int argc, char **argv, calib_args *a) {
                                          {"gram", no_argument, 0, O_GRAM},
                                          {"format", required_argument, 0, O_FORMAT},
                                          {"data-format", required_argument, 0, O_DATA_FORMAT},
+                                         {"dataset", required_argument, 0, O_DATASET},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -69,6 +72,7 @@ static int parse_args(int argc, char **argv, calib_args *a) {
         case 't': a->tokenizer = optarg; break;
         case 'q': a->quiet = true; break;
         case O_GRAM: a->gram = true; break;
+        case O_DATASET: a->dataset = optarg; break;
         case O_TOKENS:
             if (!parse_int(optarg, 1, 1ll << 40, &a->tokens))
                 return slmc_usage_error(TOOL, "--tokens '%s': expected a positive integer", optarg);
@@ -159,7 +163,14 @@ int slmc_cmd_calibrate(int argc, char **argv) {
     }
     /* Read only what the run can use: whole chunks up to --tokens. */
     const uint64_t want = (uint64_t)(a.tokens / a.ctx) * (uint64_t)a.ctx;
-    if (st == SLM_OK) st = slmc_calib_data_read(a.data, a.data_format, tk, want, &ids, &n_ids, &d);
+    slmc_calib_data_opts dopt = {.format = a.data_format, .dataset = a.dataset, .max_tokens = want,
+                                 .chunk = (size_t)a.ctx, .seed = (uint64_t)a.seed};
+    slmc_calib_data_info dinfo;
+    if (st == SLM_OK) st = slmc_calib_data_read(a.data, &dopt, tk, &ids, &n_ids, &dinfo, &d);
+    if (st == SLM_OK && !a.quiet && dinfo.chunks_seen > dinfo.chunks_kept)
+        fprintf(stderr, "slmc: %s: %llu tokens, %llu chunks of %lld; sampled %llu of them (--seed %lld)\n", a.data,
+                (unsigned long long)dinfo.tokens_read, (unsigned long long)dinfo.chunks_seen, a.ctx,
+                (unsigned long long)dinfo.chunks_kept, a.seed);
     if (st == SLM_OK && a.gram) {
         double gb = gram_bytes(m);
         if (!a.quiet || gb > (1u << 30))

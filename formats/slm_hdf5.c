@@ -2,19 +2,16 @@
  * libhdf5. The file stays open for the model's lifetime and every dataset is
  * read only when its tensor is acquired, so opening a model costs a walk of
  * the group tree, not a read of the weights.
- *
- * HDF5 prints its error stack to stderr by default; library code must not
- * print, so every call runs with automatic printing switched off and the
- * innermost HDF5 error becomes part of the slm_diag message instead. */
+ * HDF5's own error printing is off around every call (slm_hdf5_err.h). */
 #include "slm_hdf5.h"
 
 #include <hdf5.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "slm_file.h"
+#include "slm_hdf5_err.h"
 #include "slm_hf.h"
 
 #define HDF5_MAX_DEPTH 64 /* groups nested deeper are surely a link cycle */
@@ -34,65 +31,16 @@ typedef struct hdf5_state {
     hdf5_dataset *sets;
 } hdf5_state;
 
-/* ------------------------------------------------ HDF5 error handling */
-
-typedef struct hdf5_quiet {
-    H5E_auto2_t func;
-    void *data;
-} hdf5_quiet;
-
-static void quiet_begin(hdf5_quiet *q) {
-    q->func = NULL;
-    q->data = NULL;
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_end(const hdf5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
-
-typedef struct hdf5_err_text {
-    char inner[256]; /* the most specific description */
-    char api[64];    /* the API function that failed */
-} hdf5_err_text;
-
-static herr_t collect_error(unsigned n, const H5E_error2_t *e, void *ctx) {
-    hdf5_err_text *t = ctx;
-    if (n == 0 && e->desc) snprintf(t->inner, sizeof t->inner, "%s", e->desc);
-    if (e->func_name) snprintf(t->api, sizeof t->api, "%s", e->func_name); /* the last one walked is the API */
-    return 0;
-}
-
-/* Records `status` with "<what>: <HDF5's reason>" and clears HDF5's stack. */
-static slm_status hdf5_fail(slm_diag *d, slm_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static slm_status hdf5_fail(slm_diag *d, slm_status status, const char *fmt, ...) {
-    char what[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    hdf5_err_text t = {{0}, {0}};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &t);
-    H5Eclear2(H5E_DEFAULT);
-    if (t.inner[0])
-        return slm_diag_set(d, status, "%s: %s (HDF5 %s)", what, t.inner, t.api[0] ? t.api : "error");
-    return slm_diag_set(d, status, "%s", what);
-}
-
 /* ------------------------------------------------------- the state */
 
 static void state_free(void *p) {
     hdf5_state *s = p;
     if (!s) return;
     if (s->file >= 0) {
-        hdf5_quiet q;
-        quiet_begin(&q);
+        slm_hdf5_quiet q;
+        slm_hdf5_quiet_begin(&q);
         H5Fclose(s->file);
-        quiet_end(&q);
+        slm_hdf5_quiet_end(&q);
     }
     for (uint32_t i = 0; i < s->n; i++) {
         free(s->sets[i].path);
@@ -213,15 +161,15 @@ static slm_status hdf5_load(void *ctx, const slm_tensor *t, void *dst, slm_diag 
     hdf5_state *s = ctx;
     if (t->load_arg >= s->n) return slm_diag_set(d, SLM_ERR_INTERNAL, "%s: bad dataset index", t->name);
     const hdf5_dataset *ds = &s->sets[t->load_arg];
-    hdf5_quiet q;
-    quiet_begin(&q);
+    slm_hdf5_quiet q;
+    slm_hdf5_quiet_begin(&q);
     slm_status st = SLM_OK;
     hid_t dset = H5Dopen2(s->file, ds->path, H5P_DEFAULT);
     hid_t ft = dset >= 0 ? H5Dget_type(dset) : -1;
     hid_t space = dset >= 0 ? H5Dget_space(dset) : -1;
     hid_t mt = ft >= 0 ? memory_type(ft) : -1;
     if (dset < 0 || ft < 0 || space < 0 || mt < 0) {
-        st = hdf5_fail(d, SLM_ERR_IO, "%s: cannot open dataset %s", s->path, ds->path);
+        st = slm_hdf5_fail(d, SLM_ERR_IO, "%s: cannot open dataset %s", s->path, ds->path);
         goto done;
     }
     hssize_t npoints = H5Sget_simple_extent_npoints(space);
@@ -233,14 +181,14 @@ static slm_status hdf5_load(void *ctx, const slm_tensor *t, void *dst, slm_diag 
         goto done;
     }
     if (t->nbytes && H5Dread(dset, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0)
-        st = hdf5_fail(d, SLM_ERR_IO, "%s: cannot read dataset %s (tensor %s)", s->path, ds->path, t->name);
+        st = slm_hdf5_fail(d, SLM_ERR_IO, "%s: cannot read dataset %s (tensor %s)", s->path, ds->path, t->name);
 done:
     if (mt >= 0) H5Tclose(mt);
     if (space >= 0) H5Sclose(space);
     if (ft >= 0) H5Tclose(ft);
     if (dset >= 0) H5Dclose(dset);
     H5Eclear2(H5E_DEFAULT);
-    quiet_end(&q);
+    slm_hdf5_quiet_end(&q);
     return st;
 }
 
@@ -254,7 +202,7 @@ static slm_status read_root_string(hdf5_state *s, const char *name, char **out, 
     *len = 0;
     *found = false;
     htri_t ex = H5Aexists(s->file, name);
-    if (ex < 0) return hdf5_fail(d, SLM_ERR_IO, "%s: cannot look up root attribute \"%s\"", s->path, name);
+    if (ex < 0) return slm_hdf5_fail(d, SLM_ERR_IO, "%s: cannot look up root attribute \"%s\"", s->path, name);
     if (ex == 0) return SLM_OK;
     *found = true;
     slm_status st = SLM_OK;
@@ -263,7 +211,7 @@ static slm_status read_root_string(hdf5_state *s, const char *name, char **out, 
     hid_t space = a >= 0 ? H5Aget_space(a) : -1;
     hid_t mt = -1;
     if (a < 0 || ft < 0 || space < 0) {
-        st = hdf5_fail(d, SLM_ERR_IO, "%s: cannot open root attribute \"%s\"", s->path, name);
+        st = slm_hdf5_fail(d, SLM_ERR_IO, "%s: cannot open root attribute \"%s\"", s->path, name);
         goto done;
     }
     if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(space) != 1) {
@@ -279,7 +227,7 @@ static slm_status read_root_string(hdf5_state *s, const char *name, char **out, 
         mt = H5Tcopy(ft); /* same character set: HDF5 will not convert ASCII <-> UTF-8 */
         char *v = NULL;
         if (mt < 0 || H5Aread(a, mt, &v) < 0) {
-            st = hdf5_fail(d, SLM_ERR_IO, "%s: cannot read root attribute \"%s\"", s->path, name);
+            st = slm_hdf5_fail(d, SLM_ERR_IO, "%s: cannot read root attribute \"%s\"", s->path, name);
             goto done;
         }
         size_t n = v ? strlen(v) : 0;
@@ -300,7 +248,7 @@ static slm_status read_root_string(hdf5_state *s, const char *name, char **out, 
         }
         if (H5Aread(a, ft, buf) < 0) {
             free(buf);
-            st = hdf5_fail(d, SLM_ERR_IO, "%s: cannot read root attribute \"%s\"", s->path, name);
+            st = slm_hdf5_fail(d, SLM_ERR_IO, "%s: cannot read root attribute \"%s\"", s->path, name);
             goto done;
         }
         buf[n] = '\0';
@@ -365,10 +313,10 @@ static slm_status walk_group(hdf5_state *s, hid_t group, const char *prefix, int
                             HDF5_MAX_DEPTH, prefix[0] ? prefix : "/");
     H5G_info_t info;
     if (H5Gget_info(group, &info) < 0)
-        return hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot list group %s", s->path, prefix[0] ? prefix : "/");
+        return slm_hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot list group %s", s->path, prefix[0] ? prefix : "/");
     for (hsize_t i = 0; i < info.nlinks; i++) {
         ssize_t nl = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, NULL, 0, H5P_DEFAULT);
-        if (nl < 0) return hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot list group %s", s->path, prefix[0] ? prefix : "/");
+        if (nl < 0) return slm_hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot list group %s", s->path, prefix[0] ? prefix : "/");
         size_t plen = strlen(prefix);
         char *path = malloc(plen + 1 + (size_t)nl + 1);
         if (!path) return slm_diag_set(d, SLM_ERR_NOMEM, "%s: out of memory", s->path);
@@ -378,7 +326,7 @@ static slm_status walk_group(hdf5_state *s, hid_t group, const char *prefix, int
         const char *link = path + plen + 1;
         hid_t obj = H5Oopen(group, link, H5P_DEFAULT);
         if (obj < 0) {
-            slm_status st = hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open object %s", s->path, path);
+            slm_status st = slm_hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open object %s", s->path, path);
             free(path);
             return st;
         }
@@ -413,7 +361,7 @@ static slm_status add_tensor(slm_model *m, hdf5_state *s, uint32_t index, slm_di
     hid_t ft = dset >= 0 ? H5Dget_type(dset) : -1;
     hid_t space = dset >= 0 ? H5Dget_space(dset) : -1;
     if (dset < 0 || ft < 0 || space < 0) {
-        st = hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open dataset %s", s->path, ds->path);
+        st = slm_hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open dataset %s", s->path, ds->path);
         goto done;
     }
     slm_type type = SLM_TYPE_F32;
@@ -501,7 +449,7 @@ static slm_status read_model(slm_model *m, hdf5_state *s, slm_diag *d) {
     slm_status st = read_config_and_tokenizer(m, s, d);
     if (st != SLM_OK) return st;
     hid_t root = H5Gopen2(s->file, "/", H5P_DEFAULT);
-    if (root < 0) return hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open the root group", s->path);
+    if (root < 0) return slm_hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open the root group", s->path);
     st = walk_group(s, root, "", 0, d);
     H5Gclose(root);
     if (st != SLM_OK) return st;
@@ -519,15 +467,15 @@ static slm_status read_model(slm_model *m, hdf5_state *s, slm_diag *d) {
 slm_status slm_hdf5_read(const char *path, slm_model **out, slm_diag *d) {
     *out = NULL;
     if (!slm_path_exists(path)) return slm_diag_set(d, SLM_ERR_IO, "%s: no such file", path);
-    hdf5_quiet q;
-    quiet_begin(&q);
+    slm_hdf5_quiet q;
+    slm_hdf5_quiet_begin(&q);
     slm_status st = SLM_OK;
     slm_model *m = NULL;
     hdf5_state *s = NULL;
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) {
         st = is == 0 ? slm_diag_set(d, SLM_ERR_INPUT, "%s: not an HDF5 file (no HDF5 signature found)", path)
-                     : hdf5_fail(d, SLM_ERR_IO, "%s: cannot open", path);
+                     : slm_hdf5_fail(d, SLM_ERR_IO, "%s: cannot open", path);
         goto done;
     }
     m = slm_model_new();
@@ -539,7 +487,7 @@ slm_status slm_hdf5_read(const char *path, slm_model **out, slm_diag *d) {
     }
     s->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (s->file < 0) {
-        st = hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open as HDF5", path);
+        st = slm_hdf5_fail(d, SLM_ERR_INPUT, "%s: cannot open as HDF5", path);
         goto done;
     }
     m->reader_state = s;
@@ -559,7 +507,7 @@ done:
         m = NULL;
         slm_diag_prefix(d, path);
     }
-    quiet_end(&q);
+    slm_hdf5_quiet_end(&q);
     *out = m;
     return st;
 }

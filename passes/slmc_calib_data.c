@@ -1,7 +1,9 @@
 /* slmc_calib_data.c - reading calibration data into token ids (formats in
  * slmc_calib_data.h). One loop reads the (possibly gzip'd) file in blocks;
  * each format consumes the complete part of the buffer: text in pieces cut
- * at a line end, JSONL line by line, token files up to the last whitespace. */
+ * at a line end, JSONL line by line, token files up to the last whitespace.
+ * HDF5 datasets arrive in pieces from slm_hdf5_read_ids. Every id goes
+ * through push_ids, which also feeds the chunk sampler. */
 #include "slmc_calib_data.h"
 
 #include <errno.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "slm_hdf5.h"
 #include "slm_json.h"
 
 #define READ_BLOCK (64u << 10)
@@ -45,8 +48,14 @@ typedef struct reader {
     slmc_calib_data_format fmt;
     const slmrt_tok *tk;
     size_t max_tokens;
-    int32_t *ids;
+    int32_t *ids;          /* the result; when sampling, the ids of the chunk being cut */
     size_t n, cap;
+    uint64_t n_read;
+    /* sampling (chunk > 0): a reservoir of `keep` chunks */
+    size_t chunk, keep;
+    uint64_t rng, seen, filled;
+    int32_t *slots;        /* keep x chunk ids */
+    uint64_t *slot_chunk;  /* which chunk of the data each slot holds */
     bool first_piece;      /* BOS goes before the first piece only */
     char *doc;             /* JSONL: rendered documents not yet tokenized */
     size_t doc_len, doc_cap;
@@ -54,6 +63,28 @@ typedef struct reader {
     uint64_t offset;       /* bytes consumed so far */
     slm_diag *d;
 } reader;
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Algorithm R: chunk number `seen` replaces a random slot with probability
+ * keep / (seen + 1), so every chunk ends up kept with equal probability. */
+static void sample_chunks(reader *r) {
+    size_t off = 0;
+    for (; r->n - off >= r->chunk; off += r->chunk, r->seen++) {
+        uint64_t slot = r->seen < r->keep ? r->seen : splitmix64(&r->rng) % (r->seen + 1);
+        if (slot >= r->keep) continue;
+        memcpy(r->slots + slot * r->chunk, r->ids + off, r->chunk * sizeof *r->ids);
+        r->slot_chunk[slot] = r->seen;
+        if (slot >= r->filled) r->filled = slot + 1;
+    }
+    if (off) memmove(r->ids, r->ids + off, (r->n - off) * sizeof *r->ids);
+    r->n -= off;
+}
 
 static slm_status push_ids(reader *r, const int32_t *v, size_t k) {
     if (r->n + k > r->cap) {
@@ -66,6 +97,8 @@ static slm_status push_ids(reader *r, const int32_t *v, size_t k) {
     }
     memcpy(r->ids + r->n, v, k * sizeof *v);
     r->n += k;
+    r->n_read += k;
+    if (r->chunk && r->n >= r->chunk) sample_chunks(r);
     return SLM_OK;
 }
 
@@ -84,7 +117,7 @@ static slm_status tokenize(reader *r, const char *text, size_t len) {
     return st;
 }
 
-static bool enough(const reader *r) { return r->n >= r->max_tokens; }
+static bool enough(const reader *r) { return !r->chunk && r->n >= r->max_tokens; }
 
 /* ------------------------------------------------------------ formats */
 
@@ -205,10 +238,10 @@ static slm_status consume_tokens(reader *r, const char *p, size_t n, bool eof, s
             return slm_diag_set(r->d, SLM_ERR_INPUT,
                                 "%s: token %zu (byte %llu) is not a token id: expected whitespace-separated "
                                 "non-negative integers",
-                                r->path, r->n, (unsigned long long)(r->offset + i));
+                                r->path, (size_t)r->n_read, (unsigned long long)(r->offset + i));
         if (v >= n_vocab)
             return slm_diag_set(r->d, SLM_ERR_INPUT, "%s: token %zu is id %lld, the model's vocabulary has %d",
-                                r->path, r->n, (long long)v, n_vocab);
+                                r->path, (size_t)r->n_read, (long long)v, n_vocab);
         int32_t id = (int32_t)v;
         slm_status st = push_ids(r, &id, 1);
         if (st != SLM_OK) return st;
@@ -217,25 +250,103 @@ static slm_status consume_tokens(reader *r, const char *p, size_t n, bool eof, s
     return SLM_OK;
 }
 
+static int hdf5_piece(void *user, const int64_t *v, size_t n, uint64_t first, slm_diag *d) {
+    reader *r = user;
+    const int32_t n_vocab = slmrt_tok_n_vocab(r->tk);
+    int32_t piece[1024];
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < 1024 ? n - i : 1024;
+        for (size_t j = 0; j < k; j++) {
+            int64_t id = v[i + j];
+            if (id < 0 || id >= n_vocab) {
+                slm_diag_set(d, SLM_ERR_INPUT, "%s: token %llu is id %lld, expected 0 to %d (the model's vocabulary)",
+                             r->path, (unsigned long long)(first + i + j), (long long)id, n_vocab - 1);
+                return -1;
+            }
+            piece[j] = (int32_t)id;
+        }
+        if (push_ids(r, piece, k) != SLM_OK) return -1;
+        i += k;
+    }
+    return enough(r) ? 1 : 0;
+}
+
+static int cmp_u64_pair(const void *a, const void *b) {
+    const uint64_t *x = a, *y = b;
+    return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* Sampling's result: the kept chunks in data order (or, when the data held
+ * less than one chunk, what it held). */
+static slm_status sampled_ids(reader *r) {
+    if (r->filled == 0) return SLM_OK;
+    uint64_t *order = malloc(r->filled * 2 * sizeof *order);
+    int32_t *out = malloc(r->filled * r->chunk * sizeof *out);
+    if (!order || !out) {
+        free(order);
+        free(out);
+        return slm_diag_set(r->d, SLM_ERR_NOMEM, "%s: out of memory", r->path);
+    }
+    for (uint64_t i = 0; i < r->filled; i++) order[2 * i] = r->slot_chunk[i], order[2 * i + 1] = i;
+    qsort(order, r->filled, 2 * sizeof *order, cmp_u64_pair);
+    for (uint64_t i = 0; i < r->filled; i++)
+        memcpy(out + i * r->chunk, r->slots + order[2 * i + 1] * r->chunk, r->chunk * sizeof *out);
+    free(order);
+    free(r->ids);
+    r->ids = out;
+    r->n = r->filled * r->chunk;
+    return SLM_OK;
+}
+
 /* ---------------------------------------------------------------- loop */
 
-slm_status slmc_calib_data_read(const char *path, slmc_calib_data_format fmt, const slmrt_tok *tk, size_t max_tokens,
-                                int32_t **ids, size_t *n, slm_diag *d) {
+static slm_status read_stream(reader *r, slm_diag *d);
+
+slm_status slmc_calib_data_read(const char *path, const slmc_calib_data_opts *o, const slmrt_tok *tk, int32_t **ids,
+                                size_t *n, slmc_calib_data_info *info, slm_diag *d) {
     *ids = NULL;
     *n = 0;
-    if (fmt == SLMC_CALIB_DATA_AUTO) fmt = slmc_calib_data_format_detect(path);
-    if (fmt == SLMC_CALIB_DATA_HDF5)
-        return slm_diag_set(d, SLM_ERR_UNSUPPORTED,
-                            "%s: HDF5 token datasets are not supported yet; convert to a .tokens file "
-                            "(whitespace-separated ids)",
-                            path);
+    if (info) memset(info, 0, sizeof *info);
+    slmc_calib_data_format fmt = o->format == SLMC_CALIB_DATA_AUTO ? slmc_calib_data_format_detect(path) : o->format;
+    reader r = {.path = path, .fmt = fmt, .tk = tk, .max_tokens = o->max_tokens, .first_piece = true, .d = d};
+    if (o->chunk && o->seed && o->max_tokens >= o->chunk) {
+        r.chunk = o->chunk;
+        r.keep = o->max_tokens / o->chunk;
+        r.rng = o->seed;
+        r.slots = malloc(r.keep * r.chunk * sizeof *r.slots);
+        r.slot_chunk = malloc(r.keep * sizeof *r.slot_chunk);
+        if (!r.slots || !r.slot_chunk) {
+            free(r.slots);
+            free(r.slot_chunk);
+            return slm_diag_set(d, SLM_ERR_NOMEM, "%s: out of memory for %zu tokens", path, o->max_tokens);
+        }
+    }
+    slm_status st = fmt == SLMC_CALIB_DATA_HDF5 ? slm_hdf5_read_ids(path, o->dataset, hdf5_piece, &r, d)
+                                                : read_stream(&r, d);
+    if (st == SLM_OK && r.chunk) st = sampled_ids(&r);
+    free(r.slots);
+    free(r.slot_chunk);
+    if (st != SLM_OK) {
+        free(r.ids);
+        return st;
+    }
+    if (info) *info = (slmc_calib_data_info){.tokens_read = r.n_read, .chunks_seen = r.seen, .chunks_kept = r.filled};
+    *ids = r.ids ? r.ids : malloc(sizeof(int32_t));
+    *n = r.n;
+    return SLM_OK;
+}
+
+/* Text, JSONL and token files: one loop over the (possibly gzip'd) bytes. */
+static slm_status read_stream(reader *rp, slm_diag *d) {
+    reader r = *rp;
+    const char *path = r.path;
+    const slmc_calib_data_format fmt = r.fmt;
     errno = 0;
     gzFile gz = gzopen(path, "rb");
     if (!gz)
         return slm_diag_set(d, SLM_ERR_IO, "%s: cannot open calibration data: %s", path,
                             errno ? strerror(errno) : "out of memory");
     gzbuffer(gz, 256u << 10);
-    reader r = {.path = path, .fmt = fmt, .tk = tk, .max_tokens = max_tokens, .first_piece = true, .d = d};
     size_t cap = 2 * TEXT_PIECE, len = 0;
     char *buf = malloc(cap);
     slm_status st = buf ? SLM_OK : slm_diag_set(d, SLM_ERR_NOMEM, "%s: out of memory", path);
@@ -279,12 +390,8 @@ slm_status slmc_calib_data_read(const char *path, slmc_calib_data_format fmt, co
     if (st == SLM_OK && r.doc_len > 0 && !enough(&r)) st = tokenize(&r, r.doc, r.doc_len);
     free(buf);
     free(r.doc);
+    r.doc = NULL;
     gzclose(gz);
-    if (st != SLM_OK) {
-        free(r.ids);
-        return st;
-    }
-    *ids = r.ids ? r.ids : malloc(sizeof(int32_t));
-    *n = r.n;
-    return SLM_OK;
+    *rp = r;
+    return st;
 }

@@ -5,7 +5,8 @@
  * with its first token replaced by BOS (when the vocabulary has one), each
  * evaluated from position 0 after a KV-cache reset, with logits for every
  * token (so output.weight sees every row, and a perplexity is available).
- * Chunks are taken in order; there is no sampling. */
+ * Chunks are taken in order: sampling, when wanted, happens as the data is
+ * read (slmc_calib_data.h). */
 #ifndef SLMC_CALIB_RUN_H
 #define SLMC_CALIB_RUN_H
 

@@ -24,17 +24,7 @@
 
 /* The synthetic tiny model (f32, so embeddings are exact), made once per
  * test process (Check forks per test; the folder persists on disk). */
-static const char *tiny(void) {
-    static char dir[4096];
-    snprintf(dir, sizeof dir, "%s", ts_tmp("calib-tiny"));
-    char cfg[4200];
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    if (!ts_file_exists(cfg))
-        ck_assert_int_eq(ts_run(NULL, "%s synth --arch llama --preset tiny --dtype f32 -o %s --quiet",
-                                ts_bin("slmc"), dir),
-                         0);
-    return dir;
-}
+static const char *tiny(void) { return ts_tiny_model("calib-tiny", "f32"); }
 
 /* A few KB of plain English-like text. */
 static const char *text_file(void) {
@@ -116,7 +106,7 @@ START_TEST(attn_q_known_answer) {
     const char *dir = tiny(), *txt = text_file();
     char out[4096];
     snprintf(out, sizeof out, "%s", ts_tmp("one.stats"));
-    ck_assert_int_eq(calibrate(NULL, dir, txt, out, "--ctx 32 --tokens 32"), 0);
+    ck_assert_int_eq(calibrate(NULL, dir, txt, out, "--ctx 32 --tokens 32 --seed 0"), 0); /* the first chunk */
     slmc_stats *s = load_stats(out);
     slm_model *m = open_model(dir);
     slm_diag d = {0};
@@ -218,7 +208,8 @@ START_TEST(data_formats_agree) {
     ck_assert(slmrt_tok_new(&m->tok, &tk, &d) == SLM_OK);
     int32_t *ids = NULL;
     size_t n = 0;
-    ck_assert(slmc_calib_data_read(gz, SLMC_CALIB_DATA_AUTO, tk, 1u << 20, &ids, &n, &d) == SLM_OK);
+    slmc_calib_data_opts all = {.max_tokens = 1u << 20};
+    ck_assert(slmc_calib_data_read(gz, &all, tk, &ids, &n, NULL, &d) == SLM_OK);
     FILE *tf = fopen(toks, "w");
     for (size_t i = 0; i < n; i++) fprintf(tf, "%d%c", ids[i], i % 16 == 15 ? '\n' : ' ');
     fclose(tf);
@@ -384,7 +375,7 @@ START_TEST(golden_imatrix_agreement) {
     snprintf(model, sizeof model, "%s", ts_shared("golden/golden-f32.gguf"));
     snprintf(calib, sizeof calib, "%s", ts_shared("golden/calib.txt"));
     snprintf(dat, sizeof dat, "%s", ts_tmp("golden-ours.dat"));
-    ck_assert_int_eq(calibrate(NULL, model, calib, dat, "--ctx 128 --tokens 5120 --format imatrix"), 0);
+    ck_assert_int_eq(calibrate(NULL, model, calib, dat, "--ctx 128 --tokens 5120 --seed 0 --format imatrix"), 0);
     slm_diag d = {0};
     slm_imatrix *ref = NULL, *ours = NULL;
     ck_assert_msg(slm_imatrix_load(ref_path, &ref, &d) == SLM_OK, "%s", d.msg);

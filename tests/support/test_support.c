@@ -129,3 +129,15 @@ int ts_run_suite(Suite *s) {
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
+
+const char *ts_tiny_model(const char *name, const char *dtype) {
+    static char dir[4096];
+    snprintf(dir, sizeof dir, "%s", ts_tmp(name));
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    if (!ts_file_exists(cfg))
+        ck_assert_int_eq(ts_run(NULL, "%s synth --arch llama --preset tiny --dtype %s -o %s --quiet", ts_bin("slmc"),
+                                dtype, dir),
+                         0);
+    return dir;
+}

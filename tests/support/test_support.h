@@ -22,6 +22,12 @@ const char *ts_bin(const char *tool);
  * `log` when non-NULL (a file path), else to /dev/null. */
 int ts_run(const char *log, const char *fmt, ...);
 
+/* The synthetic tiny model (slmc synth --preset tiny --dtype DTYPE) in the
+ * scratch folder `name`, made on first use and reused by later tests (Check
+ * forks per test; the folder persists). Static storage; fails the test when
+ * synth fails. */
+const char *ts_tiny_model(const char *name, const char *dtype);
+
 /* Reads a whole file (malloc'd, NUL-terminated); NULL on failure. */
 char *ts_read_file(const char *path, size_t *size);
 int ts_write_file(const char *path, const void *data, size_t size);
