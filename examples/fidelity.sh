@@ -8,14 +8,17 @@
 #     shakespeare-eval.txt (disjoint, models/README.md); compared with
 #     llama.cpp's own rows in models/README.md.
 #   stories260K (f32): its vocabulary is a stand-in, so data is token ids
-#     sampled from the model itself, calibration and evaluation with
-#     different seeds.
+#     sampled from the model itself (from BOS, temperature 1), calibration
+#     and evaluation with different seeds.
 #
-# Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR]
+# Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR] [SECTIONS]
+#   SECTIONS: any of "pure llama stories" (default: all three)
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
 work=${3:-fidelity-work}
+sections=${4:-pure llama stories}
+want() { [[ " $sections " == *" $1 "* ]]; }
 B=$build/bin
 M=$shared/models
 mkdir -p "$work"
@@ -24,7 +27,7 @@ mkdir -p "$work"
 kld() {
   "$B/slmrt" eval -m "$1" --ref "$2" "$3" "$4" --ctx 128 --json |
     tr -d ' \n' | sed 's/.*"ppl":\([^,]*\),.*"kld_mean":\([^,]*\),.*"same_top1":\([^,}]*\).*/\1 \2 \3/' |
-    awk '{printf "%.4f %.6f %.2f", $1, $2, 100 * $3}'
+    awk '{printf "%.4f %.6f %.2f\n", $1, $2, 100 * $3}'
 }
 
 # row MODEL-LABEL TEACHER TYPE-ARGS METHOD STATS DATA-OPTION DATA OUT
@@ -39,21 +42,25 @@ row() {
   echo "| $label | ${type_args#--type } | $method | $(stat -c %s "$out") | $ppl | $k | $top1% |"
 }
 
+shk=$M/shakespeare-F16.gguf
+[ -f "$work/shk.stats" ] || "$B/slmc" calibrate "$shk" --data "$M/shakespeare-calib.txt" --ctx 128 \
+  --tokens 1000000 --gram -o "$work/shk.stats" --quiet
+
+if want pure; then
 echo "### shakespeare-F16: every matrix one type (llama-quantize --pure)"
 echo
 echo "| model | type | method | file bytes | PPL | mean KLD | same top-1 |"
 echo "|---|---|---|---|---|---|---|"
-shk=$M/shakespeare-F16.gguf
-[ -f "$work/shk.stats" ] || "$B/slmc" calibrate "$shk" --data "$M/shakespeare-calib.txt" --ctx 128 \
-  --tokens 1000000 --gram -o "$work/shk.stats" --quiet
 for type in q4_0 q4_k q3_k; do
   for method in rtn imatrix awq gptq awq+gptq; do
     row shakespeare "$shk" "--type $type" "$method" "$work/shk.stats" --text "$M/shakespeare-eval.txt" \
       "$work/shk-$type-$method.gguf"
   done
 done
-
 echo
+fi
+
+if want llama; then
 echo "### shakespeare-F16 against llama.cpp's rows (models/README.md, with an importance matrix)"
 echo
 echo "| llama.cpp type | llama.cpp bytes | llama.cpp KLD | slmc | file bytes | mean KLD | KLD ratio |"
@@ -80,20 +87,26 @@ q4_k_m Q4_K_M --type,q4_k_m --type,q4_k_m,--embedding-type,q5_k,--output-type,q5
 q4_0 Q4_0 --mix,q4_0 --mix,q4_0,--embedding-type,q5_0,--output-type,q5_0
 q3_k_m Q3_K_M --type,q3_k_m --type,q3_k_m,--embedding-type,q4_k,--output-type,q4_k
 EOF
-
 echo
+fi
+
+if want stories; then
 echo "### stories260K (f32): token ids sampled from the model"
 echo
 echo "| model | type | method | file bytes | PPL | mean KLD | same top-1 |"
 echo "|---|---|---|---|---|---|---|"
 st=$M/stories260K-ref-f32.gguf
+# one 128-token sequence per line, BOS first, so every --ctx 128 chunk is one
+# sequence from its start (a tokens file is used as given: a chunk cut
+# mid-sequence would start without BOS, which this model never saw)
+sample() {
+  for seed in "$@"; do
+    "$B/slmrt" run -m "$st" -p "" -n 127 --temp 1 --seed "$seed" --ids 2>/dev/null
+  done | awk 'NF == 128'
+}
 if [ ! -f "$work/st-eval.tokens" ]; then
-  for seed in $(seq 1 96); do
-    "$B/slmrt" run -m "$st" -p "Once" -n 255 --temp 1 --seed "$seed" --ids 2>/dev/null
-  done >"$work/st-calib.tokens"
-  for seed in $(seq 1001 1032); do
-    "$B/slmrt" run -m "$st" -p "Once" -n 255 --temp 1 --seed "$seed" --ids 2>/dev/null
-  done >"$work/st-eval.tokens"
+  sample $(seq 1 256) >"$work/st-calib.tokens"
+  sample $(seq 1001 1064) >"$work/st-eval.tokens"
 fi
 [ -f "$work/st.stats" ] || "$B/slmc" calibrate "$st" --data "$work/st-calib.tokens" --ctx 128 --tokens 1000000 \
   --gram -o "$work/st.stats" --quiet
@@ -103,3 +116,4 @@ for type in q4_0 q4_k q3_k; do
       "$work/st-$type-$method.gguf"
   done
 done
+fi
