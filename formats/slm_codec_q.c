@@ -10,8 +10,10 @@
 #include <assert.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "slm_codec_impl.h"
+#include "slm_codec_q_simd.h"
 
 #define QK8_0 SLM_QK8_0
 #define QK4_0 SLM_QK4_0
@@ -102,6 +104,17 @@ void slm_dequantize_row_q4_0(const void *vx, float *y, int64_t n) {
     }
 }
 
+bool slm_codec_use_avx2(void) {
+    static int use = -1; /* a benign race: every thread computes the same */
+    int u = __atomic_load_n(&use, __ATOMIC_RELAXED);
+    if (u < 0) {
+        __builtin_cpu_init();
+        u = __builtin_cpu_supports("avx2") && !getenv("SLM_CODEC_SCALAR");
+        __atomic_store_n(&use, u, __ATOMIC_RELAXED);
+    }
+    return u;
+}
+
 /* llama.cpp's quantize_q4_0 for one row: the reference rule without an
  * importance matrix; with one, each block's scale is fitted by
  * make_qx_quants to the weights qw*sqrt(sigma2 + x^2), sigma2 being the
@@ -109,7 +122,8 @@ void slm_dequantize_row_q4_0(const void *vx, float *y, int64_t n) {
  * stored as they are, not requantized against the fp16 scale. */
 void slm_quantize_row_q4_0(const float *x, void *vy, int64_t n_per_row, const float *qw) {
     if (!qw) {
-        slm_quantize_row_q4_0_ref(x, vy, n_per_row);
+        if (slm_codec_use_avx2()) slm_quantize_row_q4_0_avx2(x, vy, n_per_row);
+        else slm_quantize_row_q4_0_ref(x, vy, n_per_row);
         return;
     }
     assert(n_per_row % QK4_0 == 0);
@@ -131,7 +145,8 @@ void slm_quantize_row_q4_0(const float *x, void *vy, int64_t n_per_row, const fl
 /* Q8_0 has no weighted variant: llama.cpp ignores the importance matrix. */
 void slm_quantize_row_q8_0(const float *x, void *vy, int64_t n_per_row, const float *qw) {
     (void)qw;
-    slm_quantize_row_q8_0_ref(x, vy, n_per_row);
+    if (slm_codec_use_avx2()) slm_quantize_row_q8_0_avx2(x, vy, n_per_row);
+    else slm_quantize_row_q8_0_ref(x, vy, n_per_row);
 }
 
 SLM_CHECK_FN(slm_quantize_row_q8_0_ref, slm_from_f32_fn);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slm_codec_q_simd.h"
 #include "slm_type.h"
 #include "test_support.h"
 
@@ -669,6 +670,59 @@ START_TEST(test_q_nonfinite_defined) {
 }
 END_TEST
 
+/* The AVX2 encoders against the scalar reference, byte for byte, on blocks
+ * built to hit every special case: roundf's ties (±k.5 after scaling),
+ * equal magnitudes of both signs (Q4_0 keeps the first), all-zero blocks
+ * with -0.0 first, subnormal scales, inf and NaN, and random data. */
+static void fill_special_block(float *x, int kind, unsigned *seed) {
+    for (int j = 0; j < 32; j++) {
+        *seed = *seed * 1103515245u + 12345u;
+        float r = ((*seed >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+        switch (kind % 9) {
+        case 0: x[j] = r * 3.0f; break;
+        case 1: x[j] = (j == 5) ? 127.0f : (float)(j - 16) + 0.5f; break;  /* d = 1: exact ties */
+        case 2: x[j] = (j == 7) ? -8.0f : (j == 20 ? 8.0f : r); break;     /* |max| twice, signs differ */
+        case 3: x[j] = (j == 0) ? -0.0f : 0.0f; break;
+        case 4: x[j] = r * 1e-40f; break;
+        case 5: x[j] = r; if (j == 9) x[j] = INFINITY; break;
+        case 6: x[j] = r; if (j == (int)(*seed % 32)) x[j] = NAN; break;
+        case 7: x[j] = (j % 4 - 1.5f) * 0.25f * 8.0f / 1.5f; break;          /* q4_0 ties at x0 + 8.5 */
+        default: x[j] = r * (float)(1 << (kind % 20)); break;
+        }
+    }
+}
+
+START_TEST(test_q_avx2_matches_reference) {
+    if (!slm_codec_use_avx2()) {
+        printf("test_q_avx2_matches_reference: skipped: the CPU has no AVX2\n");
+        return;
+    }
+    enum { NB = 64, N = NB * 32 };
+    static float x[N];
+    static uint8_t ref8[NB * 34], got8[NB * 34], ref4[NB * 18], got4[NB * 18];
+    unsigned seed = 7;
+    for (int round = 0; round < 200; round++) {
+        for (int b = 0; b < NB; b++) fill_special_block(x + 32 * b, round * NB + b, &seed);
+        slm_quantize_row_q8_0_ref(x, ref8, N);
+        slm_quantize_row_q8_0_avx2(x, got8, N);
+        slm_quantize_row_q4_0_ref(x, ref4, N);
+        slm_quantize_row_q4_0_avx2(x, got4, N);
+        for (int b = 0; b < NB; b++) {
+            ck_assert_msg(!memcmp(ref8 + 34 * b, got8 + 34 * b, 34), "q8_0 round %d block %d (kind %d)", round, b,
+                          (round * NB + b) % 9);
+            ck_assert_msg(!memcmp(ref4 + 18 * b, got4 + 18 * b, 18), "q4_0 round %d block %d (kind %d)", round, b,
+                          (round * NB + b) % 9);
+        }
+        /* the row functions the writer calls take the AVX2 path */
+        const slm_type_traits *t8 = slm_type_traits_get(SLM_TYPE_Q8_0), *t4 = slm_type_traits_get(SLM_TYPE_Q4_0);
+        t8->quantize_row(x, got8, N, NULL);
+        t4->quantize_row(x, got4, N, NULL);
+        ck_assert(!memcmp(ref8, got8, sizeof ref8));
+        ck_assert(!memcmp(ref4, got4, sizeof ref4));
+    }
+}
+END_TEST
+
 /* ------------------------------------------------------- golden (optional) */
 
 /* Just enough of GGUF v3 (formats.md §1) to find tensor bytes by name. */
@@ -856,6 +910,7 @@ static Suite *codec_suite(void) {
     tcase_add_test(tc, test_q_decode_known);
     tcase_add_test(tc, test_q_roundtrip_error);
     tcase_add_test(tc, test_q_nonfinite_defined);
+    tcase_add_test(tc, test_q_avx2_matches_reference);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("golden");
