@@ -2,13 +2,18 @@
  * slmc subcommands. */
 #include "slmc_cli.h"
 
+#include <stdbool.h>
+
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "slm_file.h"
 
 int slmc_fail(const char *tool, const slm_diag *d) {
     fprintf(stderr, "%s: error: %s\n", tool, d->msg[0] ? d->msg : slm_status_str(d->status));
@@ -57,19 +62,44 @@ void slmc_progress_done(slmc_progress *p) {
 }
 
 slm_status slmc_sha256_file(const char *path, char hex[65], slm_diag *d) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return slm_diag_set(d, SLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* Hashed from a read-only mapping: no copy into a buffer (0.4 s of a
+     * 4.4 GB model's 2.8 s); empty and unmappable files are read. */
+    const void *base = NULL;
+    size_t size = 0;
+    slm_diag ignored = {0};
+    bool mapped = slm_file_map(path, &base, &size, &ignored) == SLM_OK;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        fclose(f);
+        if (mapped) slm_file_unmap(base, size);
         EVP_MD_CTX_free(ctx);
         return slm_diag_set(d, SLM_ERR_INTERNAL, "sha256 unavailable");
     }
-    static __thread unsigned char buf[1 << 20];
-    size_t r;
-    while ((r = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, r);
-    int err = ferror(f);
-    fclose(f);
+    int err = 0;
+    if (mapped) {
+        madvise((void *)base, size, MADV_SEQUENTIAL);
+        /* pieces dropped once hashed: resident memory stays one piece */
+        const size_t piece = (size_t)64 << 20;
+        for (size_t off = 0; off < size; off += piece) {
+            size_t n = size - off < piece ? size - off : piece;
+#ifdef MADV_POPULATE_READ
+            madvise((char *)base + off, n, MADV_POPULATE_READ); /* one call, not a fault per 64 KB */
+#endif
+            EVP_DigestUpdate(ctx, (const char *)base + off, n);
+            madvise((char *)base + off, n, MADV_DONTNEED);
+        }
+        slm_file_unmap(base, size);
+    } else {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            EVP_MD_CTX_free(ctx);
+            return slm_diag_set(d, SLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        }
+        static __thread unsigned char buf[1 << 16];
+        size_t r;
+        while ((r = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, r);
+        err = ferror(f);
+        fclose(f);
+    }
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_DigestFinal_ex(ctx, md, &mdlen);

@@ -3,11 +3,13 @@
  * compile gives a byte-identical artifact. */
 #include "slmc_provenance.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "slmc_cli.h"
+#include "slmc_hash_cache.h"
 
 static slm_status set_str_array(slm_model *m, const char *key, char **items, uint32_t n) {
     slm_str *arr = calloc(n ? n : 1, sizeof *arr);
@@ -23,6 +25,77 @@ static slm_status set_str_array(slm_model *m, const char *key, char **items, uin
     return st;
 }
 
+struct slmc_hashes {
+    uint32_t n;
+    char **paths;      /* owned copies */
+    char *hex;         /* n x 65 */
+    pthread_t thread;
+    bool started, joined;
+    int running;       /* atomic: the thread has not finished */
+    slm_status status; /* of the thread's work */
+    slm_diag diag;
+};
+
+static void *hash_inputs(void *arg) {
+    slmc_hashes *h = arg;
+    for (uint32_t i = 0; i < h->n && h->status == SLM_OK; i++)
+        h->status = slmc_sha256_file_cached(h->paths[i], h->hex + 65 * i, &h->diag);
+    __atomic_store_n(&h->running, 0, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+bool slmc_hashes_running(const slmc_hashes *h) { return h && __atomic_load_n(&h->running, __ATOMIC_ACQUIRE); }
+
+static slm_status hashes_join(slmc_hashes *h) {
+    if (h->started && !h->joined) pthread_join(h->thread, NULL);
+    h->joined = true;
+    return h->status;
+}
+
+void slmc_hashes_free(slmc_hashes *h) {
+    if (!h) return;
+    hashes_join(h);
+    for (uint32_t i = 0; i < h->n; i++) free(h->paths[i]);
+    free(h->paths);
+    free(h->hex);
+    free(h);
+}
+
+static slm_status late_fill(void *ctx, uint32_t index, char *s, size_t len, slm_diag *d) {
+    slmc_hashes *h = ctx;
+    if (hashes_join(h) != SLM_OK) return slm_diag_set(d, h->status, "%s", h->diag.msg);
+    if (index >= h->n || len != 64) return slm_diag_set(d, SLM_ERR_INTERNAL, "input hash %u: no such input", index);
+    memcpy(s, h->hex + 65 * index, 64);
+    return SLM_OK;
+}
+
+void slmc_hashes_write_opts(slmc_hashes *h, slm_gguf_write_opts *wo) {
+    wo->late_key = "slmc.inputs.sha256";
+    wo->late_fill = late_fill;
+    wo->late_ctx = h;
+}
+
+static slm_status hashes_start(const slm_model *m, slmc_hashes **out, slm_diag *d) {
+    slmc_hashes *h = calloc(1, sizeof *h);
+    uint32_t n = m->n_inputs;
+    if (h) {
+        h->n = n;
+        h->paths = calloc(n ? n : 1, sizeof *h->paths);
+        h->hex = calloc(n ? n : 1, 65);
+    }
+    bool ok = h && h->paths && h->hex;
+    for (uint32_t i = 0; ok && i < n; i++) ok = (h->paths[i] = strdup(m->inputs[i].path)) != NULL;
+    if (!ok) {
+        slmc_hashes_free(h);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    }
+    h->running = 1;
+    h->started = pthread_create(&h->thread, NULL, hash_inputs, h) == 0;
+    if (!h->started) hash_inputs(h); /* no thread: hash now */
+    *out = h;
+    return SLM_OK;
+}
+
 static bool any_quantized(const slm_model *m) {
     for (uint32_t i = 0; i < m->n_tensors; i++)
         if (slm_type_is_quantized(m->tensors[i].out_type)) return true;
@@ -30,7 +103,8 @@ static bool any_quantized(const slm_model *m) {
 }
 
 slm_status slmc_provenance_record(slm_model *m, const char *input, int argc, char **argv, uint32_t file_type,
-                                  slm_diag *d) {
+                                  slmc_hashes **later, slm_diag *d) {
+    if (later) *later = NULL;
     slm_status st = SLM_OK;
     if (!slm_model_find_kv(m, "general.name")) {
         const char *base = strrchr(input, '/');
@@ -65,16 +139,21 @@ slm_status slmc_provenance_record(slm_model *m, const char *input, int argc, cha
     char **paths = calloc(n ? n : 1, sizeof *paths), **hashes = calloc(n ? n : 1, sizeof *hashes);
     char *hexbuf = calloc(n ? n : 1, 65);
     if (!paths || !hashes || !hexbuf) st = SLM_ERR_NOMEM;
+    slmc_hashes *h = NULL;
+    if (st == SLM_OK && later) st = hashes_start(m, &h, d);
     for (uint32_t i = 0; i < n && st == SLM_OK; i++) {
         paths[i] = m->inputs[i].path;
         hashes[i] = hexbuf + 65 * i;
-        st = slmc_sha256_file(m->inputs[i].path, hashes[i], d);
+        if (h) memset(hashes[i], '0', 64); /* a placeholder of the final length */
+        else st = slmc_sha256_file_cached(m->inputs[i].path, hashes[i], d);
     }
     if (st == SLM_OK) st = set_str_array(m, "slmc.inputs", paths, n);
     if (st == SLM_OK) st = set_str_array(m, "slmc.inputs.sha256", hashes, n);
     free(paths);
     free(hashes);
     free(hexbuf);
+    if (later) *later = st == SLM_OK ? h : NULL;
+    if (st != SLM_OK) slmc_hashes_free(h);
     if (st == SLM_ERR_NOMEM) return slm_diag_set(d, st, "out of memory");
     return st;
 }

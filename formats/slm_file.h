@@ -23,6 +23,7 @@ typedef struct slm_outfile {
     char *path;     /* final name */
     char *tmp_path; /* temporary name in the same directory */
     uint64_t written;
+    uint64_t flushed;  /* bytes handed to the kernel's writeback so far */
     slm_status status; /* first write error, sticky */
 } slm_outfile;
 
@@ -30,6 +31,9 @@ typedef struct slm_outfile {
 slm_status slm_outfile_open(slm_outfile *f, const char *path, slm_diag *d);
 /* Appends bytes; errors are sticky and reported by slm_outfile_commit. */
 slm_status slm_outfile_write(slm_outfile *f, const void *p, size_t n, slm_diag *d);
+/* Replaces n bytes already written at `offset` (a value known only after
+ * later bytes were written); the append position does not move. */
+slm_status slm_outfile_overwrite(slm_outfile *f, uint64_t offset, const void *p, size_t n, slm_diag *d);
 /* Appends zero bytes until `written` is a multiple of `align`. */
 slm_status slm_outfile_pad(slm_outfile *f, uint64_t align, slm_diag *d);
 /* Flushes, closes and renames to the final name. On any error the temporary

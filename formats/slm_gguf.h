@@ -34,6 +34,14 @@ typedef struct slm_gguf_write_opts {
      * owns threading (slmc passes OpenMP's). The bytes do not depend on it. */
     slm_parallel_for_fn parallel_for;
     void *parallel_ctx;
+    /* A string (or string-array) value known only after the tensors, e.g.
+     * hashes of the inputs computed while the tensors stream: the model
+     * holds placeholders of the final lengths under late_key; after the
+     * tensor data, late_fill is called for each string (index 0 for a plain
+     * string) to write its final bytes over the placeholder. */
+    const char *late_key;
+    slm_status (*late_fill)(void *ctx, uint32_t index, char *s, size_t len, slm_diag *d);
+    void *late_ctx;
 } slm_gguf_write_opts;
 
 /* Writes hparams and tokenizer keys, then the model's metadata (which should

@@ -163,14 +163,23 @@ static slm_status plan_tensors(const slm_model *m, uint64_t *nbytes, uint64_t *t
 
 /* ------------------------------------------------------------- writing */
 
+/* Where the late key's strings are in the file (slm_gguf_write_opts). */
+typedef struct late_value {
+    const slm_kv *kv;
+    uint64_t offset; /* of the key/value pair */
+} late_value;
+
 static slm_status write_kvs(slm_outfile *f, const slm_model *m, uint32_t alignment, const kv_plan *p,
-                            slm_diag *d) {
+                            const char *late_key, late_value *late, slm_diag *d) {
     slm_value arch = {.type = SLM_V_STR};
     arch.v.str.s = (char *)m->hp.arch;
     arch.v.str.len = strlen(m->hp.arch);
     slm_status st = w_kv(f, "general.architecture", &arch, d);
-    for (uint32_t i = 0; i < m->n_kv && st == SLM_OK; i++)
-        if (free_kv_written(p, m->kv[i].key)) st = w_kv(f, m->kv[i].key, &m->kv[i].value, d);
+    for (uint32_t i = 0; i < m->n_kv && st == SLM_OK; i++) {
+        if (!free_kv_written(p, m->kv[i].key)) continue;
+        if (late_key && !strcmp(m->kv[i].key, late_key)) *late = (late_value){&m->kv[i], f->written};
+        st = w_kv(f, m->kv[i].key, &m->kv[i].value, d);
+    }
     for (uint32_t i = 0; i < p->n_structured && st == SLM_OK; i++)
         st = w_kv(f, p->structured[i].key, &p->structured[i].value, d);
     if (st == SLM_OK && alignment != SLM_GGUF_DEFAULT_ALIGNMENT) {
@@ -318,6 +327,28 @@ static slm_status write_tensor_data(slm_outfile *f, slm_tensor *t, uint64_t nbyt
     return st;
 }
 
+/* Writes the late key's final strings over their placeholders: the layout
+ * is w_kv's (key, type, then a string or an array of strings). */
+static slm_status fill_late(slm_outfile *f, const late_value *late, const slm_gguf_write_opts *opts, slm_diag *d) {
+    const slm_value *v = &late->kv->value;
+    const slm_str *items = v->type == SLM_V_STR ? &v->v.str : v->v.arr;
+    const uint64_t n = v->type == SLM_V_STR ? 1 : v->n;
+    if (!(v->type == SLM_V_STR || (v->type == SLM_V_ARR && v->arr_type == SLM_V_STR)))
+        return slm_diag_set(d, SLM_ERR_USAGE, "key '%s': a late value must be a string or strings", late->kv->key);
+    uint64_t pos = late->offset + 8 + strlen(late->kv->key) + 4 + (v->type == SLM_V_ARR ? 4 + 8 : 0);
+    slm_status st = SLM_OK;
+    for (uint64_t i = 0; i < n && st == SLM_OK; i++) {
+        pos += 8;
+        char *buf = malloc(items[i].len + 1);
+        if (!buf) return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+        st = opts->late_fill(opts->late_ctx, (uint32_t)i, buf, items[i].len, d);
+        if (st == SLM_OK) st = slm_outfile_overwrite(f, pos, buf, items[i].len, d);
+        free(buf);
+        pos += items[i].len;
+    }
+    return st;
+}
+
 slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_opts *opts, slm_diag *d) {
     if (!m || !path) return slm_diag_set(d, SLM_ERR_USAGE, "slm_gguf_write: no model or path");
     uint32_t alignment = opts && opts->alignment ? opts->alignment : SLM_GGUF_DEFAULT_ALIGNMENT;
@@ -339,7 +370,9 @@ slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_o
     if (st == SLM_OK) st = w_u32(&f, GGUF_VERSION, &ld);
     if (st == SLM_OK) st = w_u64(&f, m->n_tensors, &ld);
     if (st == SLM_OK) st = w_u64(&f, plan.n_kv, &ld);
-    if (st == SLM_OK) st = write_kvs(&f, m, alignment, &plan, &ld);
+    late_value late = {0};
+    const char *late_key = opts && opts->late_fill ? opts->late_key : NULL;
+    if (st == SLM_OK) st = write_kvs(&f, m, alignment, &plan, late_key, &late, &ld);
     if (st == SLM_OK) st = write_tensor_infos(&f, m, nbytes, alignment, &ld);
     if (st == SLM_OK) st = slm_outfile_pad(&f, alignment, &ld);
     for (uint32_t i = 0; i < m->n_tensors && st == SLM_OK; i++) {
@@ -349,6 +382,7 @@ slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_o
         if (st == SLM_OK && opts && opts->progress)
             opts->progress(opts->progress_ctx, i + 1, m->n_tensors, t->name, done, total);
     }
+    if (st == SLM_OK && late.kv) st = fill_late(&f, &late, opts, &ld);
     if (st == SLM_OK) st = slm_outfile_commit(&f, &ld);
     else if (open) slm_outfile_abort(&f);
 
