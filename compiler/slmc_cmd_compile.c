@@ -17,6 +17,7 @@
 #include "slmc_mix.h"
 #include "slmc_parallel.h"
 #include "slmc_provenance.h"
+#include "slmc_prune.h"
 
 #define TOOL "slmc compile"
 #define TYPE_NAMES "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs"
@@ -25,7 +26,9 @@
 static const char usage_text[] =
     "usage: slmc compile INPUT -o OUT.gguf [--type T | --mix M] [--output-type T] [--embedding-type T]\n"
     "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq|awq|awq+gptq]\n"
-    "                    [--gptq-damp X] [--gptq-order act|natural] [--threads N] [--tokenizer FILE] [--quiet]\n"
+    "                    [--gptq-damp X] [--gptq-order act|natural] [--prune magnitude|wanda\n"
+    "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]] [--threads N]\n"
+    "                    [--tokenizer FILE] [--quiet]\n"
     "\n"
     "  --type T             a type (" TYPE_NAMES "):\n"
     "                       every matrix gets it (llama-quantize --pure); or a llama.cpp mix\n"
@@ -43,6 +46,11 @@ static const char usage_text[] =
     "  --method awq+gptq    both (statistics from slmc calibrate --gram)\n"
     "  --gptq-damp X        GPTQ's damping of the Gram matrix, a fraction of its mean diagonal (0.01)\n"
     "  --gptq-order O       act: columns by decreasing activation energy (default); natural: in order\n"
+    "  --prune M            zero the least important weights of the blocks' linear layers first:\n"
+    "                       magnitude (|w|) or wanda (|w| x input norm; needs --calib from slmc calibrate)\n"
+    "  --sparsity S         fraction of each row (or tensor) set to zero, in [0, 1) (default 0.5)\n"
+    "  --pattern N:M        keep N of every M consecutive weights of a row instead (2:4, 4:8)\n"
+    "  --prune-scope U      row (default) or tensor: the unit whose weights are compared\n"
     "  --threads N          encoding threads (default: all cores); the output does not depend on it\n";
 
 typedef struct compile_args {
@@ -53,6 +61,8 @@ typedef struct compile_args {
     int threads;
     slmc_convert_opts conv;
     slmc_tensor_rules *rules; /* owned */
+    bool prune;
+    slmc_prune_opts prune_opts;
 } compile_args;
 
 static int parse_type(const char *opt, const char *name, slm_type *out) {
@@ -82,7 +92,11 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         OPT_METHOD,
         OPT_THREADS,
         OPT_GPTQ_DAMP,
-        OPT_GPTQ_ORDER
+        OPT_GPTQ_ORDER,
+        OPT_PRUNE,
+        OPT_SPARSITY,
+        OPT_PATTERN,
+        OPT_PRUNE_SCOPE
     };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
@@ -95,6 +109,10 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"threads", required_argument, 0, OPT_THREADS},
                                          {"gptq-damp", required_argument, 0, OPT_GPTQ_DAMP},
                                          {"gptq-order", required_argument, 0, OPT_GPTQ_ORDER},
+                                         {"prune", required_argument, 0, OPT_PRUNE},
+                                         {"sparsity", required_argument, 0, OPT_SPARSITY},
+                                         {"pattern", required_argument, 0, OPT_PATTERN},
+                                         {"prune-scope", required_argument, 0, OPT_PRUNE_SCOPE},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -102,6 +120,8 @@ static int parse_args(int argc, char **argv, compile_args *a) {
     int c, rc = 0;
     bool has_type = false, has_mix = false;
     a->gptq.act_order = true;
+    a->prune_opts.sparsity = 0.5;
+    bool has_sparsity = false, has_pattern = false;
     optind = 1;
     while (rc == 0 && (c = getopt_long(argc, argv, "o:T:t:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -154,12 +174,39 @@ static int parse_args(int argc, char **argv, compile_args *a) {
             if (!strcmp(optarg, "act") || !strcmp(optarg, "natural")) a->gptq.act_order = !strcmp(optarg, "act");
             else rc = slmc_usage_error(TOOL, "--gptq-order '%s': expected act or natural", optarg);
             break;
+        case OPT_PRUNE:
+            a->prune = true;
+            if (!slmc_prune_method_from_name(optarg, &a->prune_opts.method))
+                rc = slmc_usage_error(TOOL, "unknown --prune '%s' (expected magnitude or wanda)", optarg);
+            break;
+        case OPT_SPARSITY: {
+            char *end;
+            has_sparsity = true;
+            a->prune_opts.sparsity = strtod(optarg, &end);
+            if (*optarg == 0 || *end != 0 || !(a->prune_opts.sparsity >= 0 && a->prune_opts.sparsity < 1))
+                rc = slmc_usage_error(TOOL, "--sparsity '%s': expected a fraction in [0, 1) (1 would remove every "
+                                      "weight)", optarg);
+            break;
+        }
+        case OPT_PATTERN:
+            has_pattern = true;
+            if (!slmc_prune_parse_pattern(optarg, &a->prune_opts.keep_n, &a->prune_opts.group_m))
+                rc = slmc_usage_error(TOOL, "--pattern '%s': expected N:M with 0 < N < M <= 64 (e.g. 2:4)", optarg);
+            break;
+        case OPT_PRUNE_SCOPE:
+            if (!strcmp(optarg, "row") || !strcmp(optarg, "tensor"))
+                a->prune_opts.scope = !strcmp(optarg, "row") ? SLMC_PRUNE_PER_ROW : SLMC_PRUNE_PER_TENSOR;
+            else rc = slmc_usage_error(TOOL, "--prune-scope '%s': expected row or tensor", optarg);
+            break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: rc = slmc_usage_error(TOOL, "bad option");
         }
     }
     if (rc) return rc;
     if (has_type && has_mix) return slmc_usage_error(TOOL, "give --type or --mix, not both");
+    if (has_sparsity && has_pattern) return slmc_usage_error(TOOL, "give --sparsity or --pattern, not both");
+    if ((has_sparsity || has_pattern) && !a->prune)
+        return slmc_usage_error(TOOL, "--sparsity and --pattern need --prune magnitude|wanda");
     if (optind + 1 != argc) return slmc_usage_error(TOOL, "expected exactly one INPUT");
     a->input = argv[optind];
     if (!a->output) return slmc_usage_error(TOOL, "missing -o OUT.gguf");
@@ -258,6 +305,31 @@ static void report_quant(const compile_args *a, const slmc_quant_pass *p) {
     free(ratio);
 }
 
+/* Achieved sparsity per pruned tensor, and pruned weights the output type
+ * could not hold at exactly zero. */
+static void report_prune(const compile_args *a, const slmc_prune_pass *p) {
+    if (!p || a->quiet) return;
+    const slmc_prune_opts *o = &p->opts;
+    uint64_t zeros = 0, total = 0, inexact = 0;
+    char what[64];
+    if (o->group_m > 0) snprintf(what, sizeof what, "pattern %d:%d", o->keep_n, o->group_m);
+    else snprintf(what, sizeof what, "sparsity %.3g per %s", o->sparsity, o->scope == SLMC_PRUNE_PER_ROW ? "row" : "tensor");
+    fprintf(stderr, "slmc: pruned %u tensors (%s, %s):\n", p->n_tensors, slmc_prune_method_name(o->method), what);
+    for (uint32_t i = 0; i < p->n_tensors; i++) {
+        const slmc_prune_tensor *pt = &p->tensors[i];
+        fprintf(stderr, "  %-32s %6.2f%% zeros", pt->t->name, pt->n_total ? 100.0 * pt->n_zero / pt->n_total : 0.0);
+        if (pt->t->zero_inexact)
+            fprintf(stderr, " (%llu pruned weights near zero in %s, which has no exact 0 there)",
+                    (unsigned long long)pt->t->zero_inexact, slm_type_name(pt->t->out_type));
+        fputc('\n', stderr);
+        zeros += pt->n_zero;
+        total += pt->n_total;
+        inexact += pt->t->zero_inexact;
+    }
+    fprintf(stderr, "slmc: pruned tensors hold %.2f%% zeros in all%s\n", total ? 100.0 * zeros / total : 0.0,
+            inexact ? "; some output types cannot hold exact zeros (see above)" : "");
+}
+
 /* The writer's threads, one fewer while the inputs are still being hashed:
  * the hash is one sequential stream (SHA-256, ~1.8 GB/s on one core) and
  * usually the longest task of a fast compile, so it gets a core of its
@@ -312,6 +384,13 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
     if (st == SLM_OK && a->calib) st = slmc_calib_open(a->calib, &calib, d);
     if (st == SLM_OK) st = slmc_convert_plan(m, &co, &conv, d);
     if (st == SLM_OK) st = slmc_calib_apply(m, calib, a->method, &cr, d);
+    slmc_prune_pass *prune = NULL;
+    if (st == SLM_OK && a->prune) {
+        if (a->prune_opts.method == SLMC_PRUNE_WANDA && calib && !calib->stats)
+            st = slm_diag_set(d, SLM_ERR_INPUT, "%s: --prune wanda needs slmc calibrate's statistics (input norms), "
+                              "not %s", a->calib, calib->format_name);
+        else st = slmc_prune_attach(m, &a->prune_opts, calib ? calib->stats : NULL, &prune, d);
+    }
     const bool awq = a->method == SLMC_METHOD_AWQ || a->method == SLMC_METHOD_AWQ_GPTQ;
     const bool gptq = a->method == SLMC_METHOD_GPTQ || a->method == SLMC_METHOD_AWQ_GPTQ;
     if (st == SLM_OK && (awq || gptq)) {
@@ -334,8 +413,10 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
         report_plan(a, &conv, &cr);
         st = write_artifact(m, a, hashes, d);
         if (st == SLM_OK) report_quant(a, qpass);
+        if (st == SLM_OK) report_prune(a, prune);
     }
     slmc_hashes_free(hashes);
+    slmc_prune_pass_free(prune); /* after the write: tensors load through it */
     slmc_quant_pass_free(qpass);
     slmc_convert_result_free(&conv);
     slmc_calib_free(calib); /* after the write: tensors borrow its weights */

@@ -6,6 +6,7 @@
 
 /* declared here rather than in slmc_cli.h, which other commands share */
 int slmc_cmd_calibrate(int argc, char **argv);
+int slmc_cmd_prune(int argc, char **argv);
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -16,8 +17,10 @@ static void usage(FILE *f) {
             "commands:\n"
             "  inspect PATH [--json] [--tokenizer FILE]\n"
             "      architecture, hyperparameters, tokenizer, tensors and metadata of a model\n"
-            "  compile INPUT -o OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--tokenizer FILE] [--quiet]\n"
-            "      convert a model into a GGUF artifact llama.cpp loads\n"
+            "  compile INPUT -o OUT.gguf [--type T | --mix M] [--calib STATS --method M] [--prune M ...]\n"
+            "      convert, prune and quantize a model into a GGUF artifact llama.cpp loads\n"
+            "  prune MODEL -o OUT.gguf [--method magnitude|wanda] [--sparsity S | --pattern N:M] [--calib STATS]\n"
+            "      zero the least important weights of the blocks' linear layers (types kept)\n"
             "  synth --arch llama --preset tiny|1b -o DIR [--dtype f32|f16|bf16] [--seed N]\n"
             "      write a deterministic example model as a Hugging Face folder\n"
             "  calibrate MODEL --data FILE -o STATS [--format slmc|imatrix] [--tokens N] [--ctx N] [--gram]\n"
@@ -46,5 +49,6 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "compile")) return slmc_cmd_compile(argc - 1, argv + 1);
     if (!strcmp(cmd, "synth")) return slmc_cmd_synth(argc - 1, argv + 1);
     if (!strcmp(cmd, "calibrate")) return slmc_cmd_calibrate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "prune")) return slmc_cmd_prune(argc - 1, argv + 1);
     return slmc_usage_error("slmc", "unknown command '%s'", cmd);
 }

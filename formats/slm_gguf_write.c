@@ -14,6 +14,7 @@
 
 #include "slm_file.h"
 #include "slm_gguf.h"
+#include "slm_qblock.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the GGUF writer emits host-order arrays verbatim; big-endian hosts are not supported"
@@ -248,6 +249,10 @@ static void encode_rows(const encode_batch *b, int64_t item) {
         /* llama-quantize gives each 2-D slice (expert) its own ne[0] weights */
         const float *w = t->quant_weights ? t->quant_weights + ((r / t->ne[1]) % t->ne[2]) * ne0 : NULL;
         b->out->quantize_row(rows + k * ne0, dst, ne0, w);
+        if (t->zero_mask) {
+            uint64_t inexact = slm_qblock_zero_masked(t->out_type, dst, ne0, t->zero_mask, (uint64_t)r * (uint64_t)ne0);
+            if (inexact) __atomic_fetch_add(&((slm_tensor *)t)->zero_inexact, inexact, __ATOMIC_RELAXED);
+        }
     }
 }
 
@@ -310,6 +315,14 @@ static slm_status write_tensor_data(slm_outfile *f, slm_tensor *t, uint64_t nbyt
         void *buf = malloc(nbytes ? (size_t)nbytes : 1);
         st = buf ? t->encode(t, t->encode_ctx, buf, d)
                  : slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory encoding", t->name);
+        /* whatever the pass computed, pruned weights stay zero */
+        if (st == SLM_OK && t->zero_mask) {
+            const int64_t ne0 = t->ne[0], rows = slm_tensor_nrows(t);
+            const size_t rs = slm_type_row_size(t->out_type, ne0);
+            for (int64_t r = 0; r < rows; r++)
+                t->zero_inexact += slm_qblock_zero_masked(t->out_type, (char *)buf + (size_t)r * rs, ne0, t->zero_mask,
+                                                          (uint64_t)r * (uint64_t)ne0);
+        }
         if (st == SLM_OK) st = w_bytes(f, buf, (size_t)nbytes, d);
         free(buf);
     } else if (t->out_type == t->type) {

@@ -189,6 +189,12 @@ struct slm_tensor {
      * writer reaches the tensor, so memory still follows one tensor. */
     slm_status (*encode)(slm_tensor *t, void *ctx, void *dst, slm_diag *d);
     void *encode_ctx;
+    /* Elements that must be exactly zero in any encoding (pruned weights):
+     * bit i of zero_mask[i / 8], row-major, or NULL. Borrowed from the pass
+     * that set it. Encoders with element access write the quant nearest 0
+     * there; zero_inexact counts elements whose block grid has no exact 0. */
+    const uint8_t *zero_mask;
+    uint64_t zero_inexact;
     void *user;            /* free for passes; not owned */
 };
 

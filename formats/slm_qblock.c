@@ -223,3 +223,21 @@ int slm_qgrid_nearest(const slm_qgrid *g, float w) {
     }
     return best;
 }
+
+uint64_t slm_qblock_zero_masked(slm_type t, void *row, int64_t n, const uint8_t *mask, uint64_t first) {
+    const int span = slm_qblock_span(t);
+    if (!span || !mask) return 0;
+    const size_t block_bytes = slm_type_row_size(t, span);
+    uint64_t inexact = 0;
+    for (int64_t j = 0; j < n; j++) {
+        const uint64_t bit = first + (uint64_t)j;
+        if (!(mask[bit >> 3] >> (bit & 7) & 1)) continue;
+        uint8_t *blk = (uint8_t *)row + (size_t)(j / span) * block_bytes;
+        slm_qgrid g;
+        slm_qblock_grid(t, blk, (int)(j % span), &g);
+        const int k = slm_qgrid_nearest(&g, 0.0f);
+        slm_qblock_set(t, blk, (int)(j % span), k);
+        inexact += slm_qgrid_value(&g, k) != 0.0f;
+    }
+    return inexact;
+}

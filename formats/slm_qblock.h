@@ -50,4 +50,11 @@ static inline float slm_qgrid_value(const slm_qgrid *g, int k) {
  * maps to the quant nearest to 0. */
 int slm_qgrid_nearest(const slm_qgrid *g, float w);
 
+/* Sets the elements of an encoded row of n elements whose bit is set in
+ * mask (bit (first + j) for element j) to the quant nearest 0, and returns
+ * how many of them still are not exactly 0 (their block's grid has no 0:
+ * the types with an offset, IQ4_NL/IQ4_XS). Float types encode 0 exactly
+ * and are left alone (0 returned). */
+uint64_t slm_qblock_zero_masked(slm_type t, void *row, int64_t n, const uint8_t *mask, uint64_t first);
+
 #endif

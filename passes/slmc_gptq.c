@@ -68,8 +68,8 @@ static int cmp_desc(const void *a, const void *b, void *h) {
 }
 
 slm_status slmc_gptq_quantize(slm_type type, float *w, int64_t n_rows, int64_t n_cols, const double *gram,
-                              const float *imp, const slmc_gptq_opts *o, void *dst, slmc_gptq_result *res,
-                              slm_diag *d) {
+                              const float *imp, const uint8_t *zero_mask, const slmc_gptq_opts *o, void *dst,
+                              slmc_gptq_result *res, slm_diag *d) {
     memset(res, 0, sizeof *res);
     const int span = slm_qblock_span(type);
     if (!span) return slm_diag_set(d, SLM_ERR_UNSUPPORTED, "gptq: no element access for type %s", slm_type_name(type));
@@ -145,7 +145,9 @@ slm_status slmc_gptq_quantize(slm_type type, float *w, int64_t n_rows, int64_t n
                 if (!o->act_order && j % span == 0) tr->quantize_row(wr + jp, blk, span, imp ? imp + j : NULL);
                 slm_qgrid gr;
                 slm_qblock_grid(type, blk, (int)(j % span), &gr);
-                const int k = slm_qgrid_nearest(&gr, wr[jp]);
+                const uint64_t bit = (uint64_t)(r * n + j);
+                const bool pruned = zero_mask && (zero_mask[bit >> 3] >> (bit & 7) & 1);
+                const int k = slm_qgrid_nearest(&gr, pruned ? 0.0f : wr[jp]);
                 slm_qblock_set(type, blk, (int)(j % span), k);
                 const float e = (wr[jp] - slm_qgrid_value(&gr, k)) / u[jp * n + jp];
                 er[jp - i1] = e;

@@ -48,10 +48,12 @@ bool slmc_gptq_supports(slm_type type);
  * is 0 (never active) are zeroed first. If H is not positive definite with
  * the damping asked for, it is retried with 10x and 100x. When the result's
  * error is above the reference rounding's, the reference rows are written
- * instead (res says which). Errors: unsupported type, row length not a
+ * instead (res says which). zero_mask (bit per element, row-major, or NULL)
+ * marks pruned weights: they are quantized to the level nearest 0 and their
+ * error is fed forward like any other (as SparseGPT does). Errors: unsupported type, row length not a
  * multiple of the type's block, H still singular, out of memory. */
 slm_status slmc_gptq_quantize(slm_type type, float *w, int64_t n_rows, int64_t n_cols, const double *gram,
-                              const float *imp, const slmc_gptq_opts *o, void *dst, slmc_gptq_result *res,
-                              slm_diag *d);
+                              const float *imp, const uint8_t *zero_mask, const slmc_gptq_opts *o, void *dst,
+                              slmc_gptq_result *res, slm_diag *d);
 
 #endif

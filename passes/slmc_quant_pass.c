@@ -69,7 +69,8 @@ static slm_status encode(slm_tensor *t, void *ctx, void *dst, slm_diag *d) {
         gram = in_scale ? scaled_gram(qt->stats->gram, in_scale, n) : qt->stats->gram;
         slm_diag gd = {0};
         if (!gram) st = slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory", t->name);
-        else st = slmc_gptq_quantize(t->out_type, w, rows, n, gram, imp, &qt->pass->gptq_opts, dst, &qt->result, &gd);
+        else st = slmc_gptq_quantize(t->out_type, w, rows, n, gram, imp, t->zero_mask, &qt->pass->gptq_opts, dst,
+                                         &qt->result, &gd);
         if (st != SLM_OK && gd.msg[0]) slm_diag_set(d, st, "tensor '%s': %s", t->name, gd.msg);
     } else if (st == SLM_OK) {
         const size_t rb = slm_type_row_size(t->out_type, n);

@@ -107,7 +107,7 @@ START_TEST(test_better_than_rounding) {
         slmc_gptq_opts o = {.damp = 0.01, .act_order = act == 1, .n_threads = 2};
         slmc_gptq_result res;
         slm_diag d = {0};
-        ck_assert_msg(slmc_gptq_quantize(t, w, L.rows, L.n, L.gram, L.imp, &o, dst, &res, &d) == SLM_OK, "%s", d.msg);
+        ck_assert_msg(slmc_gptq_quantize(t, w, L.rows, L.n, L.gram, L.imp, NULL, &o, dst, &res, &d) == SLM_OK, "%s", d.msg);
         ck_assert_msg(rows_on_grid(t, dst, L.rows, L.n), "%s: an element off its grid", slm_type_name(t));
         /* GPTQ's point: a much smaller error on the layer's output */
         printf("%-7s act_order %d: output error %.4g, reference rounding %.4g (%.2f)\n", slm_type_name(t), act, res.err,
@@ -132,7 +132,7 @@ START_TEST(test_threads_do_not_change_bytes) {
     for (int k = 0; k < 2; k++) {
         memcpy(w, L.w, sizeof(float) * L.rows * L.n);
         slmc_gptq_opts o = {.damp = 0.01, .n_threads = k ? 2 : 1};
-        ck_assert_int_eq(slmc_gptq_quantize(t, w, L.rows, L.n, L.gram, L.imp, &o, k ? b : a, &res, &d), SLM_OK);
+        ck_assert_int_eq(slmc_gptq_quantize(t, w, L.rows, L.n, L.gram, L.imp, NULL, &o, k ? b : a, &res, &d), SLM_OK);
     }
     ck_assert(memcmp(a, b, rb * L.rows) == 0);
     free(a);
@@ -154,14 +154,14 @@ START_TEST(test_dead_columns_and_singular_gram) {
     slmc_gptq_opts o = {.damp = 0.01, .n_threads = 1};
     slmc_gptq_result res;
     slm_diag d = {0};
-    ck_assert_int_eq(slmc_gptq_quantize(t, L.w, L.rows, L.n, L.gram, L.imp, &o, dst, &res, &d), SLM_OK);
+    ck_assert_int_eq(slmc_gptq_quantize(t, L.w, L.rows, L.n, L.gram, L.imp, NULL, &o, dst, &res, &d), SLM_OK);
     if (!res.kept_reference)
         for (int64_t r = 0; r < L.rows; r++) {
             slm_type_traits_get(t)->to_f32(dst + r * rb, y, L.n);
             ck_assert_msg(y[5] == 0.0f, "row %lld: dead column holds %g", (long long)r, y[5]);
         }
     memset(L.gram, 0, sizeof(double) * (size_t)(L.n * L.n)); /* nothing active at all */
-    ck_assert_int_eq(slmc_gptq_quantize(t, L.w, L.rows, L.n, L.gram, L.imp, &o, dst, &res, &d), SLM_OK);
+    ck_assert_int_eq(slmc_gptq_quantize(t, L.w, L.rows, L.n, L.gram, L.imp, NULL, &o, dst, &res, &d), SLM_OK);
     free(dst);
     free(y);
     layer_free(&L);
@@ -175,10 +175,10 @@ START_TEST(test_refusals) {
     slmc_gptq_result res;
     slm_diag d = {0};
     /* 96 is not a multiple of 256 */
-    ck_assert_int_eq(slmc_gptq_quantize(SLM_TYPE_Q4_K, L.w, L.rows, L.n, L.gram, L.imp, &o, dst, &res, &d),
+    ck_assert_int_eq(slmc_gptq_quantize(SLM_TYPE_Q4_K, L.w, L.rows, L.n, L.gram, L.imp, NULL, &o, dst, &res, &d),
                      SLM_ERR_INPUT);
     ck_assert_msg(strstr(d.msg, "96") && strstr(d.msg, "256"), "%s", d.msg);
-    ck_assert_int_eq(slmc_gptq_quantize(SLM_TYPE_F16, L.w, L.rows, L.n, L.gram, L.imp, &o, dst, &res, &d),
+    ck_assert_int_eq(slmc_gptq_quantize(SLM_TYPE_F16, L.w, L.rows, L.n, L.gram, L.imp, NULL, &o, dst, &res, &d),
                      SLM_ERR_UNSUPPORTED);
     ck_assert(!slmc_gptq_supports(SLM_TYPE_F16) && slmc_gptq_supports(SLM_TYPE_Q3_K));
     layer_free(&L);

@@ -1,0 +1,230 @@
+/* slmc_prune.c - see slmc_prune.h. */
+#include "slmc_prune.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slmc_convert.h"
+
+bool slmc_prune_method_from_name(const char *name, slmc_prune_method *out) {
+    if (!strcmp(name, "magnitude")) return *out = SLMC_PRUNE_MAGNITUDE, true;
+    if (!strcmp(name, "wanda")) return *out = SLMC_PRUNE_WANDA, true;
+    return false;
+}
+
+const char *slmc_prune_method_name(slmc_prune_method m) { return m == SLMC_PRUNE_WANDA ? "wanda" : "magnitude"; }
+
+bool slmc_prune_parse_pattern(const char *s, int *keep_n, int *group_m) {
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (end == s || *end != ':') return false;
+    const char *ms = end + 1;
+    long m = strtol(ms, &end, 10);
+    if (end == ms || *end || n <= 0 || m > 64 || n >= m) return false;
+    *keep_n = (int)n;
+    *group_m = (int)m;
+    return true;
+}
+
+bool slmc_prune_targets(const slm_tensor *t) {
+    static const char *kinds[] = {".attn_q.weight",   ".attn_k.weight",   ".attn_v.weight", ".attn_output.weight",
+                                  ".ffn_gate.weight", ".ffn_up.weight",   ".ffn_down.weight"};
+    if (strncmp(t->name, "blk.", 4) || t->n_dims != 2) return false;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        size_t n = strlen(t->name), k = strlen(kinds[i]);
+        if (n > k && !strcmp(t->name + n - k, kinds[i])) return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------ choosing */
+
+/* A weight's score and place: the total order every selection uses. A
+ * lower score is pruned first; among equal scores the later element. */
+typedef struct scored {
+    float score;
+    uint64_t index; /* element index in the tensor */
+} scored;
+
+static inline bool prune_before(const scored *a, const scored *b) {
+    if (a->score != b->score) return a->score < b->score;
+    return a->index > b->index;
+}
+
+/* Rearranges v so that its k first entries are the k to prune (any order). */
+static void select_lowest(scored *v, uint64_t n, uint64_t k) {
+    uint64_t lo = 0, hi = n; /* the boundary k lies in [lo, hi) */
+    while (hi - lo > 1 && k > lo && k < hi) {
+        /* median of three as pivot, then a three-way partition */
+        scored a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi - 1], pivot;
+        if (prune_before(&a, &b)) pivot = prune_before(&b, &c) ? b : (prune_before(&a, &c) ? c : a);
+        else pivot = prune_before(&a, &c) ? a : (prune_before(&b, &c) ? c : b);
+        uint64_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            if (prune_before(&v[i], &pivot)) {
+                scored t = v[lt];
+                v[lt++] = v[i];
+                v[i++] = t;
+            } else if (prune_before(&pivot, &v[i])) {
+                scored t = v[--gt];
+                v[gt] = v[i];
+                v[i] = t;
+            } else {
+                i++; /* equal: the order is total, so only the pivot itself */
+            }
+        }
+        if (k <= lt) hi = lt;
+        else if (k >= gt) lo = gt;
+        else return;
+    }
+}
+
+static inline float score_of(const slmc_prune_tensor *pt, float w, int64_t col) {
+    float s = fabsf(w);
+    if (pt->col_sum_x2) s *= (float)sqrt(pt->col_sum_x2[col]);
+    return s;
+}
+
+static inline void mark(uint8_t *mask, uint64_t i) { mask[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+
+/* Prunes w (rows x n, f32) in place and fills the mask. */
+static slm_status prune_matrix(slmc_prune_tensor *pt, float *w, int64_t rows, int64_t n, slm_diag *d) {
+    const slmc_prune_opts *o = &pt->pass->opts;
+    memset(pt->mask, 0, (size_t)((rows * n + 7) / 8));
+    if (o->group_m > 0 || o->scope == SLMC_PRUNE_PER_ROW) {
+        const int64_t unit = o->group_m > 0 ? o->group_m : n;
+        const uint64_t k = o->group_m > 0 ? (uint64_t)(o->group_m - o->keep_n) : (uint64_t)floor(o->sparsity * n);
+        scored *all = malloc(sizeof(scored) * (size_t)n * (size_t)(rows < 64 ? rows : 64));
+        if (!all) return slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory pruning", pt->t->name);
+        /* rows in slices of 64, each slice's rows in parallel: the same
+         * choice for any thread count */
+        for (int64_t r0 = 0; r0 < rows; r0 += 64) {
+            const int64_t r1 = r0 + 64 < rows ? r0 + 64 : rows;
+#pragma omp parallel for schedule(static)
+            for (int64_t r = r0; r < r1; r++) {
+                scored *v = all + (size_t)(r - r0) * (size_t)n;
+                for (int64_t j0 = 0; j0 < n; j0 += unit) {
+                    for (int64_t j = j0; j < j0 + unit; j++)
+                        v[j - j0] = (scored){score_of(pt, w[r * n + j], j), (uint64_t)(r * n + j)};
+                    select_lowest(v, (uint64_t)unit, k);
+                    for (uint64_t i = 0; i < k; i++) mark(pt->mask, v[i].index);
+                }
+            }
+        }
+        free(all);
+    } else {
+        const uint64_t total = (uint64_t)(rows * n), k = (uint64_t)floor(o->sparsity * (double)total);
+        scored *v = malloc(sizeof(scored) * (size_t)total);
+        if (!v) return slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory pruning", pt->t->name);
+        for (uint64_t i = 0; i < total; i++) v[i] = (scored){score_of(pt, w[i], (int64_t)(i % (uint64_t)n)), i};
+        select_lowest(v, total, k);
+        for (uint64_t i = 0; i < k; i++) mark(pt->mask, v[i].index);
+        free(v);
+    }
+    uint64_t zeros = 0;
+    for (int64_t i = 0; i < rows * n; i++) {
+        if (pt->mask[i >> 3] >> (i & 7) & 1) w[i] = 0.0f;
+        zeros += w[i] == 0.0f;
+    }
+    pt->n_zero = zeros;
+    pt->n_total = (uint64_t)(rows * n);
+    return SLM_OK;
+}
+
+/* The tensor's new source: the old one decoded to f32, then pruned. */
+static slm_status load_pruned(void *ctx, const slm_tensor *t, void *dst, slm_diag *d) {
+    (void)t;
+    slmc_prune_tensor *pt = ctx;
+    slm_tensor *src = &pt->source;
+    slm_status st = slm_tensor_acquire(src, d);
+    const int64_t n = src->ne[0], rows = slm_tensor_nrows(src);
+    if (st == SLM_OK) st = slm_tensor_rows_f32(src, 0, rows, dst, d);
+    slm_tensor_release(src);
+    slm_tensor_evict(src);
+    if (st == SLM_OK) st = prune_matrix(pt, dst, rows, n, d);
+    return st;
+}
+
+/* ---------------------------------------------------------- attaching */
+
+static slm_status check_opts(const slmc_prune_opts *o, slm_diag *d) {
+    if (o->group_m > 0) {
+        if (o->keep_n <= 0 || o->keep_n >= o->group_m)
+            return slm_diag_set(d, SLM_ERR_USAGE, "--pattern %d:%d: expected N:M with 0 < N < M", o->keep_n,
+                                o->group_m);
+        return SLM_OK;
+    }
+    if (!(o->sparsity >= 0 && o->sparsity < 1))
+        return slm_diag_set(d, SLM_ERR_USAGE, "--sparsity %g: expected a fraction in [0, 1) (1 would remove every "
+                            "weight)", o->sparsity);
+    return SLM_OK;
+}
+
+slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_stats *stats, slmc_prune_pass **out,
+                             slm_diag *d) {
+    *out = NULL;
+    slm_status st = check_opts(o, d);
+    if (st != SLM_OK) return st;
+    if (o->method == SLMC_PRUNE_WANDA && !stats)
+        return slm_diag_set(d, SLM_ERR_INPUT, "--prune wanda needs activation statistics: pass --calib STATS from "
+                            "slmc calibrate");
+    slmc_prune_pass *p = calloc(1, sizeof *p);
+    if (p) p->tensors = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *p->tensors);
+    if (!p || !p->tensors) {
+        slmc_prune_pass_free(p);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    }
+    p->opts = *o;
+    for (uint32_t i = 0; i < m->n_tensors && st == SLM_OK; i++) {
+        slm_tensor *t = &m->tensors[i];
+        if (!slmc_prune_targets(t)) continue;
+        if (o->group_m > 0 && t->ne[0] % o->group_m)
+            st = slm_diag_set(d, SLM_ERR_USAGE, "--pattern %d:%d: tensor '%s' has rows of %lld, not a multiple of %d",
+                              o->keep_n, o->group_m, t->name, (long long)t->ne[0], o->group_m);
+        const slmc_stats_entry *e = o->method == SLMC_PRUNE_WANDA ? slmc_stats_find(stats, t->name) : NULL;
+        if (st == SLM_OK && o->method == SLMC_PRUNE_WANDA && (!e || e->n_in != t->ne[0]))
+            st = slm_diag_set(d, SLM_ERR_INPUT, "--prune wanda: the statistics have %s for tensor '%s' (%lld inputs)",
+                              e ? "an entry of another size" : "no entry", t->name, (long long)t->ne[0]);
+        if (st != SLM_OK) break;
+        slmc_prune_tensor *pt = &p->tensors[p->n_tensors];
+        const uint64_t nel = (uint64_t)slm_tensor_nelements(t);
+        pt->mask = calloc((size_t)((nel + 7) / 8), 1);
+        if (!pt->mask) {
+            st = slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory for its mask", t->name);
+            break;
+        }
+        p->n_tensors++;
+        pt->t = t;
+        pt->pass = p;
+        pt->col_sum_x2 = e ? e->sum_x2 : NULL;
+        /* the tensor's source moves into the pass; the model keeps owning
+         * any buffer (t->owned) */
+        pt->source = *t;
+        pt->source.owned = NULL;
+        pt->source.loaded = NULL;
+        pt->source.encode = NULL;
+        t->type = SLM_TYPE_F32;
+        t->nbytes = (size_t)nel * sizeof(float);
+        t->data = NULL;
+        t->src = NULL;
+        t->permute_heads = 0;
+        t->load = load_pruned;
+        t->load_ctx = pt;
+        t->zero_mask = pt->mask;
+    }
+    if (st != SLM_OK) {
+        slmc_prune_pass_free(p);
+        return st;
+    }
+    *out = p;
+    return SLM_OK;
+}
+
+void slmc_prune_pass_free(slmc_prune_pass *p) {
+    if (!p) return;
+    for (uint32_t i = 0; i < p->n_tensors; i++) free(p->tensors[i].mask);
+    free(p->tensors);
+    free(p);
+}

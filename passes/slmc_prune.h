@@ -1,0 +1,73 @@
+/* slmc_prune.h - unstructured and N:M pruning of the linear weights of
+ * the transformer blocks (attn_q/k/v/output, ffn_gate/up/down; not the
+ * embedding nor the output matrix), kept as a dense model with zeros.
+ *
+ * Scores (larger = keep):
+ *   magnitude  |W_ij|
+ *   wanda      |W_ij| * ||X_j||_2, the input column's norm over the
+ *              calibration tokens (Sun et al., "A Simple and Effective
+ *              Pruning Approach for Large Language Models", 2023), from
+ *              slmc calibrate's statistics (sum of x_j^2).
+ * Units of comparison: each output row (the default, and Wanda's) or the
+ * whole tensor; with a pattern N:M, every group of M consecutive weights
+ * of a row keeps its N best (2:4 is NVIDIA's sparse tensor core layout).
+ * Ties go to the lower column index, so the result is deterministic.
+ *
+ * The pass runs as the tensors stream: it replaces each target tensor's
+ * source with one that decodes it to f32 and zeroes the pruned weights,
+ * and sets the tensor's zero_mask, which every encoder honours (a later
+ * quantization does not resurrect a pruned weight: slm_qblock_zero_masked,
+ * and GPTQ quantizes masked weights to zero with their error fed forward).
+ * Call it after the output types are planned (slmc_convert_plan): a kept
+ * type stays the source's type. */
+#ifndef SLMC_PRUNE_H
+#define SLMC_PRUNE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slm_model.h"
+#include "slmc_calib_stats.h"
+
+typedef enum slmc_prune_method { SLMC_PRUNE_MAGNITUDE, SLMC_PRUNE_WANDA } slmc_prune_method;
+typedef enum slmc_prune_scope { SLMC_PRUNE_PER_ROW, SLMC_PRUNE_PER_TENSOR } slmc_prune_scope;
+
+typedef struct slmc_prune_opts {
+    slmc_prune_method method;
+    double sparsity;        /* unstructured: fraction of each unit set to zero, in [0, 1) */
+    int keep_n, group_m;    /* N:M pattern when group_m > 0: keep keep_n of every group_m */
+    slmc_prune_scope scope; /* unstructured only */
+} slmc_prune_opts;
+
+/* "magnitude" / "wanda". */
+bool slmc_prune_method_from_name(const char *name, slmc_prune_method *out);
+const char *slmc_prune_method_name(slmc_prune_method m);
+/* "2:4" -> keep 2 of 4. False unless 0 < N < M <= 64. */
+bool slmc_prune_parse_pattern(const char *s, int *keep_n, int *group_m);
+
+typedef struct slmc_prune_tensor {
+    slm_tensor *t;
+    struct slmc_prune_pass *pass;
+    slm_tensor source;          /* the tensor as it was: type, bytes, loader */
+    const double *col_sum_x2;   /* wanda: [ne[0]] */
+    uint8_t *mask;              /* bit per element, row-major: 1 = pruned */
+    uint64_t n_zero, n_total;   /* after the last prune of this tensor */
+} slmc_prune_tensor;
+
+typedef struct slmc_prune_pass {
+    slmc_prune_opts opts;
+    uint32_t n_tensors;
+    slmc_prune_tensor *tensors;
+} slmc_prune_pass;
+
+/* Whether the pass prunes this tensor (a block's linear weight). */
+bool slmc_prune_targets(const slm_tensor *t);
+
+/* Attaches pruning to every target tensor. Errors (naming what is wrong):
+ * sparsity outside [0, 1), a pattern whose M does not divide a row, wanda
+ * without statistics or with an entry missing or of the wrong size. */
+slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_stats *stats, slmc_prune_pass **out,
+                             slm_diag *d);
+void slmc_prune_pass_free(slmc_prune_pass *p);
+
+#endif
