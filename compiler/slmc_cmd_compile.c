@@ -26,7 +26,7 @@
 static const char usage_text[] =
     "usage: slmc compile INPUT -o OUT.gguf [--type T | --mix M] [--output-type T] [--embedding-type T]\n"
     "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq|awq|awq+gptq]\n"
-    "                    [--gptq-damp X] [--gptq-order act|natural] [--prune magnitude|wanda\n"
+    "                    [--gptq-damp X] [--gptq-order act|natural] [--prune magnitude|wanda|sparsegpt\n"
     "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]] [--threads N]\n"
     "                    [--tokenizer FILE] [--quiet]\n"
     "\n"
@@ -47,7 +47,8 @@ static const char usage_text[] =
     "  --gptq-damp X        GPTQ's damping of the Gram matrix, a fraction of its mean diagonal (0.01)\n"
     "  --gptq-order O       act: columns by decreasing activation energy (default); natural: in order\n"
     "  --prune M            zero the least important weights of the blocks' linear layers first:\n"
-    "                       magnitude (|w|) or wanda (|w| x input norm; needs --calib from slmc calibrate)\n"
+    "                       magnitude (|w|), wanda (|w| x input norm; --calib from slmc calibrate) or\n"
+    "                       sparsegpt (with weight reconstruction; --calib from slmc calibrate --gram)\n"
     "  --sparsity S         fraction of each row (or tensor) set to zero, in [0, 1) (default 0.5)\n"
     "  --pattern N:M        keep N of every M consecutive weights of a row instead (2:4, 4:8)\n"
     "  --prune-scope U      row (default) or tensor: the unit whose weights are compared\n"
@@ -177,7 +178,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         case OPT_PRUNE:
             a->prune = true;
             if (!slmc_prune_method_from_name(optarg, &a->prune_opts.method))
-                rc = slmc_usage_error(TOOL, "unknown --prune '%s' (expected magnitude or wanda)", optarg);
+                rc = slmc_usage_error(TOOL, "unknown --prune '%s' (expected magnitude, wanda or sparsegpt)", optarg);
             break;
         case OPT_SPARSITY: {
             char *end;
@@ -386,10 +387,13 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
     if (st == SLM_OK) st = slmc_calib_apply(m, calib, a->method, &cr, d);
     slmc_prune_pass *prune = NULL;
     if (st == SLM_OK && a->prune) {
-        if (a->prune_opts.method == SLMC_PRUNE_WANDA && calib && !calib->stats)
-            st = slm_diag_set(d, SLM_ERR_INPUT, "%s: --prune wanda needs slmc calibrate's statistics (input norms), "
-                              "not %s", a->calib, calib->format_name);
-        else st = slmc_prune_attach(m, &a->prune_opts, calib ? calib->stats : NULL, &prune, d);
+        slmc_prune_opts po = a->prune_opts;
+        po.n_threads = a->threads;
+        po.damp = a->gptq.damp;
+        if (po.method != SLMC_PRUNE_MAGNITUDE && calib && !calib->stats)
+            st = slm_diag_set(d, SLM_ERR_INPUT, "%s: --prune %s needs slmc calibrate's statistics, not %s", a->calib,
+                              slmc_prune_method_name(po.method), calib->format_name);
+        else st = slmc_prune_attach(m, &po, calib ? calib->stats : NULL, &prune, d);
     }
     const bool awq = a->method == SLMC_METHOD_AWQ || a->method == SLMC_METHOD_AWQ_GPTQ;
     const bool gptq = a->method == SLMC_METHOD_GPTQ || a->method == SLMC_METHOD_AWQ_GPTQ;

@@ -1,4 +1,4 @@
-/* slmc_cmd_prune.c - `slmc prune MODEL [--method magnitude|wanda]
+/* slmc_cmd_prune.c - `slmc prune MODEL [--method magnitude|wanda|sparsegpt]
  * [--sparsity S | --pattern N:M] [--calib STATS] -o OUT.gguf`: the pruning
  * pass alone, tensor types kept unless --type is given. It is `slmc
  * compile` with --method read as the pruning method (magnitude when absent),
@@ -29,7 +29,7 @@ int slmc_cmd_prune(int argc, char **argv) {
             args[n++] = argv[i] + 9;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             free(args);
-            puts("usage: slmc prune MODEL -o OUT.gguf [--method magnitude|wanda] [--sparsity S | --pattern N:M]\n"
+            puts("usage: slmc prune MODEL -o OUT.gguf [--method magnitude|wanda|sparsegpt] [--sparsity S | --pattern N:M]\n"
                  "                  [--prune-scope row|tensor] [--calib STATS] [--type T] [slmc compile options]\n"
                  "  zeroes the least important weights of the blocks' linear layers; tensor types are kept\n"
                  "  unless --type is given. Defaults: --method magnitude --sparsity 0.5 --prune-scope row.");

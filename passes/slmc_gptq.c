@@ -44,6 +44,15 @@ static slm_status inverse_factor(double *h, const double *h_orig, int64_t n, dou
                         (long long)n, (long long)n, damp / 10);
 }
 
+slm_status slmc_gptq_inverse_factor(const double *gram, int64_t n, double damp, float *u, double *used,
+                                    slm_diag *d) {
+    double *h = malloc(sizeof(double) * (size_t)(n * n));
+    if (!h) return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory for a %lld x %lld matrix", (long long)n, (long long)n);
+    slm_status st = inverse_factor(h, gram, n, damp, u, used, d);
+    free(h);
+    return st;
+}
+
 /* sum over rows of (w0 - q)ᵀ G (w0 - q), q decoded from the encoded rows. */
 static double output_error(slm_type type, const float *w0, const void *rows, int64_t n_rows, int64_t n,
                            const float *g, float *dq, float *dg) {

@@ -56,4 +56,10 @@ slm_status slmc_gptq_quantize(slm_type type, float *w, int64_t n_rows, int64_t n
                               const float *imp, const uint8_t *zero_mask, const slmc_gptq_opts *o, void *dst,
                               slmc_gptq_result *res, slm_diag *d);
 
+/* U, the upper Cholesky factor of (gram + damp * mean(diag) * I)⁻¹ (n x n,
+ * float, zeros below the diagonal), retrying with 10x and 100x the damping;
+ * *used gets the damping that worked. Shared with SparseGPT. */
+slm_status slmc_gptq_inverse_factor(const double *gram, int64_t n, double damp, float *u, double *used,
+                                    slm_diag *d);
+
 #endif

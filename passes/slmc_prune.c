@@ -2,19 +2,24 @@
 #include "slmc_prune.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "slmc_convert.h"
+#include "slmc_sparsegpt.h"
 
 bool slmc_prune_method_from_name(const char *name, slmc_prune_method *out) {
     if (!strcmp(name, "magnitude")) return *out = SLMC_PRUNE_MAGNITUDE, true;
     if (!strcmp(name, "wanda")) return *out = SLMC_PRUNE_WANDA, true;
+    if (!strcmp(name, "sparsegpt")) return *out = SLMC_PRUNE_SPARSEGPT, true;
     return false;
 }
 
-const char *slmc_prune_method_name(slmc_prune_method m) { return m == SLMC_PRUNE_WANDA ? "wanda" : "magnitude"; }
+const char *slmc_prune_method_name(slmc_prune_method m) {
+    return m == SLMC_PRUNE_WANDA ? "wanda" : m == SLMC_PRUNE_SPARSEGPT ? "sparsegpt" : "magnitude";
+}
 
 bool slmc_prune_parse_pattern(const char *s, int *keep_n, int *group_m) {
     char *end;
@@ -93,16 +98,25 @@ static inline void mark(uint8_t *mask, uint64_t i) { mask[i >> 3] |= (uint8_t)(1
 static slm_status prune_matrix(slmc_prune_tensor *pt, float *w, int64_t rows, int64_t n, slm_diag *d) {
     const slmc_prune_opts *o = &pt->pass->opts;
     memset(pt->mask, 0, (size_t)((rows * n + 7) / 8));
-    if (o->group_m > 0 || o->scope == SLMC_PRUNE_PER_ROW) {
+    if (o->method == SLMC_PRUNE_SPARSEGPT) {
+        slmc_sparsegpt_opts so = {.sparsity = o->sparsity, .keep_n = o->keep_n, .group_m = o->group_m,
+                                  .damp = o->damp, .n_threads = o->n_threads};
+        slm_status st = slmc_sparsegpt_prune(w, rows, n, pt->gram, &so, pt->mask, d);
+        if (st != SLM_OK) {
+            slm_diag_prefix(d, pt->t->name);
+            return st;
+        }
+    } else if (o->group_m > 0 || o->scope == SLMC_PRUNE_PER_ROW) {
         const int64_t unit = o->group_m > 0 ? o->group_m : n;
         const uint64_t k = o->group_m > 0 ? (uint64_t)(o->group_m - o->keep_n) : (uint64_t)floor(o->sparsity * n);
+        const int n_threads = o->n_threads > 0 ? o->n_threads : omp_get_num_procs();
         scored *all = malloc(sizeof(scored) * (size_t)n * (size_t)(rows < 64 ? rows : 64));
         if (!all) return slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory pruning", pt->t->name);
         /* rows in slices of 64, each slice's rows in parallel: the same
          * choice for any thread count */
         for (int64_t r0 = 0; r0 < rows; r0 += 64) {
             const int64_t r1 = r0 + 64 < rows ? r0 + 64 : rows;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for num_threads(n_threads) schedule(static)
             for (int64_t r = r0; r < r1; r++) {
                 scored *v = all + (size_t)(r - r0) * (size_t)n;
                 for (int64_t j0 = 0; j0 < n; j0 += unit) {
@@ -167,9 +181,12 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
     *out = NULL;
     slm_status st = check_opts(o, d);
     if (st != SLM_OK) return st;
-    if (o->method == SLMC_PRUNE_WANDA && !stats)
-        return slm_diag_set(d, SLM_ERR_INPUT, "--prune wanda needs activation statistics: pass --calib STATS from "
-                            "slmc calibrate");
+    const bool wanda = o->method == SLMC_PRUNE_WANDA, sgpt = o->method == SLMC_PRUNE_SPARSEGPT;
+    if (sgpt && o->group_m == 0 && o->scope == SLMC_PRUNE_PER_TENSOR)
+        return slm_diag_set(d, SLM_ERR_USAGE, "--prune sparsegpt chooses per row (or N:M), not per tensor");
+    if ((wanda || sgpt) && !stats)
+        return slm_diag_set(d, SLM_ERR_INPUT, "--prune %s needs activation statistics: pass --calib STATS from "
+                            "slmc calibrate%s", slmc_prune_method_name(o->method), sgpt ? " --gram" : "");
     slmc_prune_pass *p = calloc(1, sizeof *p);
     if (p) p->tensors = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *p->tensors);
     if (!p || !p->tensors) {
@@ -183,10 +200,14 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
         if (o->group_m > 0 && t->ne[0] % o->group_m)
             st = slm_diag_set(d, SLM_ERR_USAGE, "--pattern %d:%d: tensor '%s' has rows of %lld, not a multiple of %d",
                               o->keep_n, o->group_m, t->name, (long long)t->ne[0], o->group_m);
-        const slmc_stats_entry *e = o->method == SLMC_PRUNE_WANDA ? slmc_stats_find(stats, t->name) : NULL;
-        if (st == SLM_OK && o->method == SLMC_PRUNE_WANDA && (!e || e->n_in != t->ne[0]))
-            st = slm_diag_set(d, SLM_ERR_INPUT, "--prune wanda: the statistics have %s for tensor '%s' (%lld inputs)",
-                              e ? "an entry of another size" : "no entry", t->name, (long long)t->ne[0]);
+        const slmc_stats_entry *e = wanda || sgpt ? slmc_stats_find(stats, t->name) : NULL;
+        if (st == SLM_OK && (wanda || sgpt) && (!e || e->n_in != t->ne[0]))
+            st = slm_diag_set(d, SLM_ERR_INPUT, "--prune %s: the statistics have %s for tensor '%s' (%lld inputs)",
+                              slmc_prune_method_name(o->method), e ? "an entry of another size" : "no entry", t->name,
+                              (long long)t->ne[0]);
+        if (st == SLM_OK && sgpt && !e->gram)
+            st = slm_diag_set(d, SLM_ERR_INPUT, "--prune sparsegpt needs the Gram matrices of the layer inputs: "
+                              "collect the statistics with slmc calibrate --gram");
         if (st != SLM_OK) break;
         slmc_prune_tensor *pt = &p->tensors[p->n_tensors];
         const uint64_t nel = (uint64_t)slm_tensor_nelements(t);
@@ -198,7 +219,8 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
         p->n_tensors++;
         pt->t = t;
         pt->pass = p;
-        pt->col_sum_x2 = e ? e->sum_x2 : NULL;
+        pt->col_sum_x2 = wanda ? e->sum_x2 : NULL;
+        pt->gram = sgpt ? e->gram : NULL;
         /* the tensor's source moves into the pass; the model keeps owning
          * any buffer (t->owned) */
         pt->source = *t;

@@ -8,6 +8,9 @@
  *              calibration tokens (Sun et al., "A Simple and Effective
  *              Pruning Approach for Large Language Models", 2023), from
  *              slmc calibrate's statistics (sum of x_j^2).
+ *   sparsegpt  OBS saliency on weights reconstructed as the pruning
+ *              proceeds (slmc_sparsegpt.h), from the input Gram matrices
+ *              (slmc calibrate --gram); per row or N:M only.
  * Units of comparison: each output row (the default, and Wanda's) or the
  * whole tensor; with a pattern N:M, every group of M consecutive weights
  * of a row keeps its N best (2:4 is NVIDIA's sparse tensor core layout).
@@ -29,7 +32,7 @@
 #include "slm_model.h"
 #include "slmc_calib_stats.h"
 
-typedef enum slmc_prune_method { SLMC_PRUNE_MAGNITUDE, SLMC_PRUNE_WANDA } slmc_prune_method;
+typedef enum slmc_prune_method { SLMC_PRUNE_MAGNITUDE, SLMC_PRUNE_WANDA, SLMC_PRUNE_SPARSEGPT } slmc_prune_method;
 typedef enum slmc_prune_scope { SLMC_PRUNE_PER_ROW, SLMC_PRUNE_PER_TENSOR } slmc_prune_scope;
 
 typedef struct slmc_prune_opts {
@@ -37,9 +40,11 @@ typedef struct slmc_prune_opts {
     double sparsity;        /* unstructured: fraction of each unit set to zero, in [0, 1) */
     int keep_n, group_m;    /* N:M pattern when group_m > 0: keep keep_n of every group_m */
     slmc_prune_scope scope; /* unstructured only */
+    double damp;            /* sparsegpt: damping of the Gram matrix (0 = 0.01) */
+    int n_threads;          /* 0 = all cores; the result does not depend on it */
 } slmc_prune_opts;
 
-/* "magnitude" / "wanda". */
+/* "magnitude" / "wanda" / "sparsegpt". */
 bool slmc_prune_method_from_name(const char *name, slmc_prune_method *out);
 const char *slmc_prune_method_name(slmc_prune_method m);
 /* "2:4" -> keep 2 of 4. False unless 0 < N < M <= 64. */
@@ -50,6 +55,7 @@ typedef struct slmc_prune_tensor {
     struct slmc_prune_pass *pass;
     slm_tensor source;          /* the tensor as it was: type, bytes, loader */
     const double *col_sum_x2;   /* wanda: [ne[0]] */
+    const double *gram;         /* sparsegpt: [ne[0] * ne[0]] */
     uint8_t *mask;              /* bit per element, row-major: 1 = pruned */
     uint64_t n_zero, n_total;   /* after the last prune of this tensor */
 } slmc_prune_tensor;
@@ -65,7 +71,8 @@ bool slmc_prune_targets(const slm_tensor *t);
 
 /* Attaches pruning to every target tensor. Errors (naming what is wrong):
  * sparsity outside [0, 1), a pattern whose M does not divide a row, wanda
- * without statistics or with an entry missing or of the wrong size. */
+ * or sparsegpt without statistics (sparsegpt: without Gram matrices) or
+ * with an entry missing or of the wrong size, sparsegpt per tensor. */
 slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_stats *stats, slmc_prune_pass **out,
                              slm_diag *d);
 void slmc_prune_pass_free(slmc_prune_pass *p);

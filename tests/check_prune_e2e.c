@@ -143,19 +143,36 @@ START_TEST(magnitude_per_tensor) {
 }
 END_TEST
 
-/* wanda: scores |w| * ||x_j||, the norms from slmc calibrate's statistics */
-START_TEST(wanda_uses_input_norms) {
-    char stats[4096], out[4096], text[4096];
-    snprintf(stats, sizeof stats, "%s", ts_tmp("prune.stats"));
+static void expect_error_extra(const char *extra, int want, const char *frag) {
+    char out[4096], log[4200];
+    snprintf(out, sizeof out, "%s", ts_tmp("bad.gguf"));
+    snprintf(log, sizeof log, "%s.log", out);
+    remove(out);
+    int rc = ts_run(log, "%s prune %s -o %s %s", ts_bin("slmc"), tiny(), out, extra);
+    char *msg = ts_read_file(log, NULL);
+    ck_assert_msg(rc == want, "'%s': exit %d, expected %d:\n%s", extra, rc, want, msg);
+    ck_assert_msg(strstr(msg, frag), "'%s': message lacks '%s':\n%s", extra, frag, msg);
+    ck_assert(!ts_file_exists(out));
+    free(msg);
+}
+
+/* Statistics with Gram matrices from a short English-like text. */
+static int make_stats(const char *stats) {
+    char text[4096], buf[6000];
     snprintf(text, sizeof text, "%s", ts_tmp("prune-calib.txt"));
-    char buf[6000];
     size_t len = 0;
     for (int i = 0; len + 64 < sizeof buf; i++)
         len += (size_t)snprintf(buf + len, sizeof buf - len, "the river %d runs past the old mill and the sea. ", i);
     ck_assert_int_eq(ts_write_file(text, buf, len), 0);
-    ck_assert_int_eq(ts_run(NULL, "%s calibrate %s --data %s --ctx 64 --tokens 512 --gram -o %s --quiet",
-                            ts_bin("slmc"), tiny(), text, stats),
-                     0);
+    return ts_run(NULL, "%s calibrate %s --data %s --ctx 64 --tokens 512 --gram -o %s --quiet", ts_bin("slmc"),
+                  tiny(), text, stats);
+}
+
+/* wanda: scores |w| * ||x_j||, the norms from slmc calibrate's statistics */
+START_TEST(wanda_uses_input_norms) {
+    char stats[4096], out[4096];
+    snprintf(stats, sizeof stats, "%s", ts_tmp("prune.stats"));
+    ck_assert_int_eq(make_stats(stats), 0);
     slm_diag d = {0};
     slmc_stats *s = NULL;
     ck_assert_msg(slmc_stats_load(stats, &s, &d) == SLM_OK, "%s", d.msg);
@@ -199,6 +216,75 @@ START_TEST(wanda_uses_input_norms) {
         free(v);
     }
     slm_model_free(q);
+    slmc_stats_free(s);
+}
+END_TEST
+
+/* Σ over rows of (w0 - w)ᵀ G (w0 - w): how far the layer's outputs on the
+ * calibration inputs move. */
+static double output_error(const float *w0, const float *w, int64_t rows, int64_t n, const double *g) {
+    double total = 0;
+    double *dw = malloc(sizeof(double) * (size_t)n);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t j = 0; j < n; j++) dw[j] = (double)w0[r * n + j] - w[r * n + j];
+        for (int64_t i = 0; i < n; i++) {
+            double gi = 0;
+            for (int64_t j = 0; j < n; j++) gi += g[i * n + j] * dw[j];
+            total += dw[i] * gi;
+        }
+    }
+    free(dw);
+    return total;
+}
+
+/* sparsegpt: exact zeros per row / per group, kept weights reconstructed,
+ * and a smaller layer-output error than wanda's at the same sparsity */
+START_TEST(sparsegpt_reconstructs) {
+    char stats[4096], extra[4400], sg[4096], wa[4096];
+    snprintf(stats, sizeof stats, "%s", ts_tmp("prune.stats"));
+    ck_assert_int_eq(make_stats(stats), 0);
+    slm_diag d = {0};
+    slmc_stats *s = NULL;
+    ck_assert_msg(slmc_stats_load(stats, &s, &d) == SLM_OK, "%s", d.msg);
+    for (int pattern = 0; pattern < 2; pattern++) {
+        const char *how = pattern ? "--pattern 2:4" : "--sparsity 0.5";
+        snprintf(sg, sizeof sg, "%s", ts_tmp("sgpt.gguf"));
+        snprintf(wa, sizeof wa, "%s", ts_tmp("wanda.gguf"));
+        snprintf(extra, sizeof extra, "--method sparsegpt --calib %s %s", stats, how);
+        ck_assert_int_eq(run("%s prune %s -o %s %s", sg, extra), 0);
+        snprintf(extra, sizeof extra, "--method wanda --calib %s %s", stats, how);
+        ck_assert_int_eq(run("%s prune %s -o %s %s", wa, extra), 0);
+        slm_model *orig = open_model(tiny()), *a = open_model(sg), *b = open_model(wa);
+        for (size_t k = 0; k < N_TARGETS; k++) {
+            int64_t rows, n;
+            float *w0 = values(orig, targets[k], &rows, &n), *x = values(a, targets[k], &rows, &n),
+                  *y = values(b, targets[k], &rows, &n);
+            int64_t changed = 0;
+            const int64_t unit = pattern ? 4 : n, want = pattern ? 2 : n / 2;
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j0 = 0; j0 < n; j0 += unit) {
+                    int64_t zeros = 0;
+                    for (int64_t j = j0; j < j0 + unit; j++) {
+                        zeros += x[r * n + j] == 0.0f;
+                        changed += x[r * n + j] != 0.0f && x[r * n + j] != w0[r * n + j];
+                    }
+                    ck_assert_msg(zeros == want, "%s row %lld: %lld zeros, expected %lld", targets[k], (long long)r,
+                                  (long long)zeros, (long long)want);
+                }
+            ck_assert_int_gt(changed, rows * n / 4); /* the kept weights were reconstructed */
+            const double *g = slmc_stats_find(s, targets[k])->gram;
+            const double es = output_error(w0, x, rows, n, g), ew = output_error(w0, y, rows, n, g);
+            printf("%s %s: layer-output error sparsegpt %.4g, wanda %.4g\n", how, targets[k], es, ew);
+            ck_assert_msg(es < 0.9 * ew, "%s: sparsegpt %g not below wanda %g", targets[k], es, ew);
+            free(w0);
+            free(x);
+            free(y);
+        }
+        slm_model_free(orig);
+        slm_model_free(a);
+        slm_model_free(b);
+    }
+    expect_error_extra("--method sparsegpt", 3, "needs activation statistics");
     slmc_stats_free(s);
 }
 END_TEST
@@ -255,27 +341,15 @@ START_TEST(same_bytes_any_thread_count) {
 }
 END_TEST
 
-static void expect_error(const char *extra, int want, const char *frag) {
-    char out[4096], log[4200];
-    snprintf(out, sizeof out, "%s", ts_tmp("bad.gguf"));
-    snprintf(log, sizeof log, "%s.log", out);
-    remove(out);
-    int rc = ts_run(log, "%s prune %s -o %s %s", ts_bin("slmc"), tiny(), out, extra);
-    char *msg = ts_read_file(log, NULL);
-    ck_assert_msg(rc == want, "'%s': exit %d, expected %d:\n%s", extra, rc, want, msg);
-    ck_assert_msg(strstr(msg, frag), "'%s': message lacks '%s':\n%s", extra, frag, msg);
-    ck_assert(!ts_file_exists(out));
-    free(msg);
-}
-
 START_TEST(impossible_requests) {
-    expect_error("--sparsity 1", 2, "expected a fraction in [0, 1)");
-    expect_error("--sparsity -0.1", 2, "expected a fraction in [0, 1)");
-    expect_error("--pattern 4:4", 2, "0 < N < M");
-    expect_error("--pattern 2:7", 2, "not a multiple of 7");
-    expect_error("--method wanda", 3, "needs activation statistics");
-    expect_error("--method sideways", 2, "unknown --prune 'sideways'");
-    expect_error("--sparsity 0.5 --pattern 2:4", 2, "not both");
+    expect_error_extra("--sparsity 1", 2, "expected a fraction in [0, 1)");
+    expect_error_extra("--sparsity -0.1", 2, "expected a fraction in [0, 1)");
+    expect_error_extra("--pattern 4:4", 2, "0 < N < M");
+    expect_error_extra("--pattern 2:7", 2, "not a multiple of 7");
+    expect_error_extra("--method wanda", 3, "needs activation statistics");
+    expect_error_extra("--method sideways", 2, "unknown --prune 'sideways'");
+    expect_error_extra("--method sparsegpt --prune-scope tensor", 2, "not per tensor");
+    expect_error_extra("--sparsity 0.5 --pattern 2:4", 2, "not both");
 }
 END_TEST
 
@@ -286,6 +360,7 @@ int main(void) {
     tcase_add_test(tc, magnitude_rows_and_patterns);
     tcase_add_test(tc, magnitude_per_tensor);
     tcase_add_test(tc, wanda_uses_input_norms);
+    tcase_add_test(tc, sparsegpt_reconstructs);
     tcase_add_test(tc, zeros_survive_quantization);
     tcase_add_test(tc, same_bytes_any_thread_count);
     tcase_add_test(tc, impossible_requests);
