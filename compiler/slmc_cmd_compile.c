@@ -18,6 +18,7 @@
 #include "slmc_parallel.h"
 #include "slmc_provenance.h"
 #include "slmc_prune.h"
+#include "slmc_structured.h"
 
 #define TOOL "slmc compile"
 #define TYPE_NAMES "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs"
@@ -27,7 +28,8 @@ static const char usage_text[] =
     "usage: slmc compile INPUT -o OUT.gguf [--type T | --mix M] [--output-type T] [--embedding-type T]\n"
     "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq|awq|awq+gptq]\n"
     "                    [--gptq-damp X] [--gptq-order act|natural] [--prune magnitude|wanda|sparsegpt\n"
-    "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]] [--threads N]\n"
+    "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]] [--ffn N] [--heads N]\n"
+    "                    [--importance activation|random [--seed N]] [--threads N]\n"
     "                    [--tokenizer FILE] [--quiet]\n"
     "\n"
     "  --type T             a type (" TYPE_NAMES "):\n"
@@ -52,6 +54,10 @@ static const char usage_text[] =
     "  --sparsity S         fraction of each row (or tensor) set to zero, in [0, 1) (default 0.5)\n"
     "  --pattern N:M        keep N of every M consecutive weights of a row instead (2:4, 4:8)\n"
     "  --prune-scope U      row (default) or tensor: the unit whose weights are compared\n"
+    "  --ffn N, --heads N   structured pruning: keep N FFN channels / N query heads per layer (or a\n"
+    "                       fraction, e.g. 0.75), the most important by calibration activations\n"
+    "                       (--calib from slmc calibrate); heads GQA-consistently\n"
+    "  --importance I       activation (default) or random (the baseline; --seed N)\n"
     "  --threads N          encoding threads (default: all cores); the output does not depend on it\n";
 
 typedef struct compile_args {
@@ -64,6 +70,7 @@ typedef struct compile_args {
     slmc_tensor_rules *rules; /* owned */
     bool prune;
     slmc_prune_opts prune_opts;
+    slmc_structured_opts structured;
 } compile_args;
 
 static int parse_type(const char *opt, const char *name, slm_type *out) {
@@ -97,7 +104,11 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         OPT_PRUNE,
         OPT_SPARSITY,
         OPT_PATTERN,
-        OPT_PRUNE_SCOPE
+        OPT_PRUNE_SCOPE,
+        OPT_FFN,
+        OPT_HEADS,
+        OPT_IMPORTANCE,
+        OPT_SEED
     };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
@@ -114,6 +125,10 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"sparsity", required_argument, 0, OPT_SPARSITY},
                                          {"pattern", required_argument, 0, OPT_PATTERN},
                                          {"prune-scope", required_argument, 0, OPT_PRUNE_SCOPE},
+                                         {"ffn", required_argument, 0, OPT_FFN},
+                                         {"heads", required_argument, 0, OPT_HEADS},
+                                         {"importance", required_argument, 0, OPT_IMPORTANCE},
+                                         {"seed", required_argument, 0, OPT_SEED},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -199,6 +214,23 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                 a->prune_opts.scope = !strcmp(optarg, "row") ? SLMC_PRUNE_PER_ROW : SLMC_PRUNE_PER_TENSOR;
             else rc = slmc_usage_error(TOOL, "--prune-scope '%s': expected row or tensor", optarg);
             break;
+        case OPT_FFN:
+        case OPT_HEADS:
+            if (!slmc_unit_target_parse(optarg, c == OPT_FFN ? &a->structured.ffn : &a->structured.heads))
+                rc = slmc_usage_error(TOOL, "--%s '%s': expected a count (e.g. 4096) or a fraction in (0, 1)",
+                                      c == OPT_FFN ? "ffn" : "heads", optarg);
+            break;
+        case OPT_IMPORTANCE:
+            if (!strcmp(optarg, "activation")) a->structured.importance = SLMC_IMPORTANCE_ACTIVATION;
+            else if (!strcmp(optarg, "random")) a->structured.importance = SLMC_IMPORTANCE_RANDOM;
+            else rc = slmc_usage_error(TOOL, "--importance '%s': expected activation or random", optarg);
+            break;
+        case OPT_SEED: {
+            char *end;
+            a->structured.seed = strtoull(optarg, &end, 10);
+            if (*optarg == 0 || *end != 0) rc = slmc_usage_error(TOOL, "--seed '%s': expected a number", optarg);
+            break;
+        }
         case 'h': fputs(usage_text, stdout); exit(0);
         default: rc = slmc_usage_error(TOOL, "bad option");
         }
@@ -383,6 +415,20 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
     slm_status st = slm_model_validate(m, d);
     if (st != SLM_OK) slm_diag_prefix(d, a->input);
     if (st == SLM_OK && a->calib) st = slmc_calib_open(a->calib, &calib, d);
+    slmc_structured_result sr = {0};
+    const bool structured = slmc_structured_wanted(&a->structured);
+    if (st == SLM_OK && structured) {
+        if (calib && !calib->stats && a->structured.importance == SLMC_IMPORTANCE_ACTIVATION)
+            st = slm_diag_set(d, SLM_ERR_INPUT, "%s: structured pruning needs slmc calibrate's statistics, not %s",
+                              a->calib, calib->format_name);
+        else st = slmc_structured_apply(m, &a->structured, calib ? calib->stats : NULL, &sr, d);
+        if (st == SLM_OK && !a->quiet)
+            fprintf(stderr, "slmc: structured pruning: feed_forward_length %u -> %u, heads %u/%u KV -> %u/%u KV; "
+                    "block parameters %llu -> %llu (%.1f%% removed)\n", sr.n_ff_before, sr.n_ff_after,
+                    sr.n_head_before, sr.n_head_kv_before, sr.n_head_after, sr.n_head_kv_after,
+                    (unsigned long long)sr.params_before, (unsigned long long)sr.params_after,
+                    sr.params_before ? 100.0 * (1.0 - (double)sr.params_after / sr.params_before) : 0.0);
+    }
     if (st == SLM_OK) st = slmc_convert_plan(m, &co, &conv, d);
     if (st == SLM_OK) st = slmc_calib_apply(m, calib, a->method, &cr, d);
     slmc_prune_pass *prune = NULL;

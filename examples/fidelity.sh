@@ -12,12 +12,12 @@
 #     and evaluation with different seeds.
 #
 # Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR] [SECTIONS]
-#   SECTIONS: any of "pure llama stories" (default: all three)
+#   SECTIONS: any of "pure llama stories prune" (default: all four)
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
 work=${3:-fidelity-work}
-sections=${4:-pure llama stories}
+sections=${4:-pure llama stories prune}
 want() { [[ " $sections " == *" $1 "* ]]; }
 B=$build/bin
 M=$shared/models
@@ -115,5 +115,24 @@ for type in q4_0 q4_k q3_k; do
     row stories260K "$st" "--type $type" "$method" "$work/st.stats" --tokens "$work/st-eval.tokens" \
       "$work/st-$type-$method.gguf"
   done
+done
+fi
+
+if want prune; then
+echo
+echo "### shakespeare-F16 pruned (the blocks' linear weights; F16 kept unless a type is given)"
+echo
+echo "| pruning | then | file bytes | PPL | mean KLD | same top-1 |"
+echo "|---|---|---|---|---|---|"
+for spec in "magnitude --sparsity,0.5" "wanda --sparsity,0.5" "sparsegpt --sparsity,0.5" \
+  "magnitude --pattern,2:4" "wanda --pattern,2:4" "sparsegpt --pattern,2:4" \
+  "sparsegpt --pattern,2:4,--type,q4_k,--method,gptq"; do
+  read -r method args <<<"$spec"
+  args=${args//,/ }
+  out="$work/shk-prune-$method-${args//[ :]/_}.gguf"
+  "$B/slmc" compile "$shk" --prune "$method" $args --calib "$work/shk.stats" -o "$out" --quiet
+  read -r ppl k top1 < <(kld "$out" "$shk" --text "$M/shakespeare-eval.txt")
+  then=$(sed -n 's/.*--type \([a-z0-9_]*\).*--method \([a-z+]*\).*/\1 (\2)/p' <<<"$args")
+  echo "| $method ${args%% --type*} | ${then:-F16} | $(stat -c %s "$out") | $ppl | $k | $top1% |"
 done
 fi
