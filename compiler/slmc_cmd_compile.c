@@ -29,7 +29,7 @@ static const char usage_text[] =
     "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq|awq|awq+gptq]\n"
     "                    [--gptq-damp X] [--gptq-order act|natural] [--prune magnitude|wanda|sparsegpt\n"
     "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]] [--ffn N] [--heads N]\n"
-    "                    [--importance activation|random [--seed N]] [--threads N]\n"
+    "                    [--layers N] [--importance activation|random [--seed N]] [--threads N]\n"
     "                    [--tokenizer FILE] [--quiet]\n"
     "\n"
     "  --type T             a type (" TYPE_NAMES "):\n"
@@ -57,6 +57,7 @@ static const char usage_text[] =
     "  --ffn N, --heads N   structured pruning: keep N FFN channels / N query heads per layer (or a\n"
     "                       fraction, e.g. 0.75), the most important by calibration activations\n"
     "                       (--calib from slmc calibrate); heads GQA-consistently\n"
+    "  --layers N           keep the N blocks of highest Block Influence (or a fraction)\n"
     "  --importance I       activation (default) or random (the baseline; --seed N)\n"
     "  --threads N          encoding threads (default: all cores); the output does not depend on it\n";
 
@@ -107,6 +108,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         OPT_PRUNE_SCOPE,
         OPT_FFN,
         OPT_HEADS,
+        OPT_LAYERS,
         OPT_IMPORTANCE,
         OPT_SEED
     };
@@ -127,6 +129,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"prune-scope", required_argument, 0, OPT_PRUNE_SCOPE},
                                          {"ffn", required_argument, 0, OPT_FFN},
                                          {"heads", required_argument, 0, OPT_HEADS},
+                                         {"layers", required_argument, 0, OPT_LAYERS},
                                          {"importance", required_argument, 0, OPT_IMPORTANCE},
                                          {"seed", required_argument, 0, OPT_SEED},
                                          {"tokenizer", required_argument, 0, 't'},
@@ -216,10 +219,15 @@ static int parse_args(int argc, char **argv, compile_args *a) {
             break;
         case OPT_FFN:
         case OPT_HEADS:
-            if (!slmc_unit_target_parse(optarg, c == OPT_FFN ? &a->structured.ffn : &a->structured.heads))
+        case OPT_LAYERS: {
+            slmc_unit_target *t = c == OPT_FFN     ? &a->structured.ffn
+                                  : c == OPT_HEADS ? &a->structured.heads
+                                                   : &a->structured.layers;
+            if (!slmc_unit_target_parse(optarg, t))
                 rc = slmc_usage_error(TOOL, "--%s '%s': expected a count (e.g. 4096) or a fraction in (0, 1)",
-                                      c == OPT_FFN ? "ffn" : "heads", optarg);
+                                      c == OPT_FFN ? "ffn" : c == OPT_HEADS ? "heads" : "layers", optarg);
             break;
+        }
         case OPT_IMPORTANCE:
             if (!strcmp(optarg, "activation")) a->structured.importance = SLMC_IMPORTANCE_ACTIVATION;
             else if (!strcmp(optarg, "random")) a->structured.importance = SLMC_IMPORTANCE_RANDOM;
@@ -423,9 +431,10 @@ static slm_status compile(slm_model *m, const compile_args *a, int argc, char **
                               a->calib, calib->format_name);
         else st = slmc_structured_apply(m, &a->structured, calib ? calib->stats : NULL, &sr, d);
         if (st == SLM_OK && !a->quiet)
-            fprintf(stderr, "slmc: structured pruning: feed_forward_length %u -> %u, heads %u/%u KV -> %u/%u KV; "
-                    "block parameters %llu -> %llu (%.1f%% removed)\n", sr.n_ff_before, sr.n_ff_after,
-                    sr.n_head_before, sr.n_head_kv_before, sr.n_head_after, sr.n_head_kv_after,
+            fprintf(stderr, "slmc: structured pruning: blocks %u -> %u, feed_forward_length %u -> %u, heads %u/%u KV "
+                    "-> %u/%u KV; block parameters %llu -> %llu (%.1f%% removed)\n", sr.n_layer_before,
+                    sr.n_layer_after, sr.n_ff_before, sr.n_ff_after, sr.n_head_before, sr.n_head_kv_before,
+                    sr.n_head_after, sr.n_head_kv_after,
                     (unsigned long long)sr.params_before, (unsigned long long)sr.params_after,
                     sr.params_before ? 100.0 * (1.0 - (double)sr.params_after / sr.params_before) : 0.0);
     }

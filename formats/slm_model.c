@@ -363,6 +363,18 @@ void slm_model_remove_tensor(slm_model *m, const char *name) {
     index_free(&m->tensor_index);
 }
 
+slm_status slm_model_rename_tensor(slm_model *m, const char *name, const char *new_name, slm_diag *d) {
+    slm_tensor *t = slm_model_find_tensor(m, name);
+    if (!t) return slm_diag_set(d, SLM_ERR_USAGE, "rename: no tensor '%s'", name);
+    if (strlen(new_name) >= SLM_MAX_NAME)
+        return slm_diag_set(d, SLM_ERR_USAGE, "rename: name '%s' is too long", new_name);
+    if (strcmp(name, new_name) && slm_model_find_tensor(m, new_name))
+        return slm_diag_set(d, SLM_ERR_USAGE, "rename: '%s' exists already", new_name);
+    snprintf(t->name, SLM_MAX_NAME, "%s", new_name);
+    index_free(&m->tensor_index);
+    return SLM_OK;
+}
+
 /* ------------------------------------------------------------ metadata */
 
 const slm_kv *slm_model_find_kv(const slm_model *m, const char *key) {

@@ -274,6 +274,9 @@ slm_status slm_model_add_tensor(slm_model *m, const char *name, slm_type type, i
                                 const int64_t *ne, slm_tensor **out, slm_diag *d);
 slm_tensor *slm_model_find_tensor(const slm_model *m, const char *name);
 void slm_model_remove_tensor(slm_model *m, const char *name);
+/* Renames a tensor in place (its position and data stay); errors when the
+ * tensor is missing, the new name is taken or too long. */
+slm_status slm_model_rename_tensor(slm_model *m, const char *name, const char *new_name, slm_diag *d);
 
 /* Metadata. set_* replace an existing key. The value is deep-copied. */
 slm_status slm_model_set_kv(slm_model *m, const char *key, const slm_value *v);

@@ -60,7 +60,7 @@ slm_status slmc_calib_run(slmrt_model *rm, const int32_t *ids, size_t n_ids, con
         return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
     }
     slmrt_ctx_params cp = {.n_ctx = o->n_ctx, .n_threads = o->n_threads, .observer = slmc_stats_observe,
-                           .observer_user = s};
+                           .observer_user = s, .residual = slmc_stats_residual, .residual_user = s};
     slmrt_ctx *c = NULL;
     st = slmrt_ctx_new(rm, &cp, &c, d);
     const int n_vocab = slmrt_model_n_vocab(rm);

@@ -14,6 +14,7 @@
 static const char MAGIC[8] = {'S', 'L', 'M', 'C', 'S', 'T', 'A', 'T'};
 static const char END[8] = {'S', 'L', 'M', 'C', 'E', 'N', 'D', 0};
 #define FLAG_GRAM 1u
+#define FLAG_BLOCKS 2u /* Block Influence sums follow the entries */
 
 /* ------------------------------------------------------------ identity */
 
@@ -48,8 +49,46 @@ slm_status slmc_stats_new(const slm_model *m, bool gram, slmc_stats **out, slm_d
     s->n_vocab = m->tok.n_tokens;
     s->has_gram = gram;
     s->last_entry = -1;
+    s->prev_layer = -1;
+    s->n_block = m->hp.n_layer;
+    s->block_cos = calloc(s->n_block ? s->n_block : 1, sizeof *s->block_cos);
+    if (!s->block_cos) {
+        free(s);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory for calibration statistics");
+    }
     *out = s;
     return SLM_OK;
+}
+
+void slmc_stats_residual(void *user, int layer, const float *h, int n_tokens, int n_embd) {
+    slmc_stats *s = user;
+    if (s->err.status != SLM_OK || layer < 0 || (uint32_t)layer > s->n_block) return;
+    if (layer > 0 && s->prev_layer == layer - 1) {
+        for (int t = 0; t < n_tokens; t++) {
+            const float *a = s->prev_h + (size_t)t * n_embd, *b = h + (size_t)t * n_embd;
+            double ab = 0, aa = 0, bb = 0;
+            for (int j = 0; j < n_embd; j++) ab += (double)a[j] * b[j], aa += (double)a[j] * a[j], bb += (double)b[j] * b[j];
+            s->block_cos[layer - 1] += aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 1.0;
+        }
+        if (layer == 1) s->block_tokens += (uint64_t)n_tokens;
+    }
+    const size_t need = (size_t)n_tokens * (size_t)n_embd;
+    if (need > s->prev_cap) {
+        float *p = realloc(s->prev_h, need * sizeof *p);
+        if (!p) {
+            slm_diag_set(&s->err, SLM_ERR_NOMEM, "out of memory for the hidden states of %d tokens", n_tokens);
+            return;
+        }
+        s->prev_h = p;
+        s->prev_cap = need;
+    }
+    memcpy(s->prev_h, h, need * sizeof *h);
+    s->prev_layer = layer;
+}
+
+double slmc_stats_block_influence(const slmc_stats *s, uint32_t l) {
+    if (l >= s->n_block || !s->block_tokens) return -1;
+    return 1.0 - s->block_cos[l] / (double)s->block_tokens;
 }
 
 static void entry_free(slmc_stats_entry *e) {
@@ -65,6 +104,8 @@ void slmc_stats_free(slmc_stats *s) {
     free(s->entries);
     free(s->source);
     free(s->scratch);
+    free(s->block_cos);
+    free(s->prev_h);
     free(s);
 }
 
@@ -223,7 +264,8 @@ slm_status slmc_stats_save(const slmc_stats *s, const char *path, slm_diag *d) {
     if (st != SLM_OK) return st;
     slm_outfile_write(&f, MAGIC, sizeof MAGIC, d);
     put_u32(&f, SLMC_STATS_VERSION, d);
-    put_u32(&f, s->has_gram ? FLAG_GRAM : 0, d);
+    const bool blocks = s->n_block > 0 && s->block_tokens > 0;
+    put_u32(&f, (s->has_gram ? FLAG_GRAM : 0) | (blocks ? FLAG_BLOCKS : 0), d);
     put_u64(&f, s->fingerprint, d);
     put_u32(&f, s->n_layer, d);
     put_u32(&f, s->n_embd, d);
@@ -245,6 +287,11 @@ slm_status slmc_stats_save(const slmc_stats *s, const char *path, slm_diag *d) {
         slm_outfile_write(&f, e->sum_x2, (size_t)e->n_in * sizeof *e->sum_x2, d);
         slm_outfile_write(&f, e->max_abs, (size_t)e->n_in * sizeof *e->max_abs, d);
         if (s->has_gram) put_gram(&f, e, d);
+    }
+    if (blocks) {
+        put_u32(&f, s->n_block, d);
+        slm_outfile_write(&f, s->block_cos, s->n_block * sizeof *s->block_cos, d);
+        put_u64(&f, s->block_tokens, d);
     }
     slm_outfile_write(&f, END, sizeof END, d);
     return slm_outfile_commit(&f, d);
@@ -331,7 +378,7 @@ static slm_status parse(rd *r, slmc_stats *s) {
         return slm_diag_set(r->d, SLM_ERR_UNSUPPORTED, "%s: stats file version %u, this slmc reads version %u",
                             r->path, ver, SLMC_STATS_VERSION);
     uint32_t flags = get_u32(r, "flags");
-    if (!r->bad && (flags & ~FLAG_GRAM))
+    if (!r->bad && (flags & ~(FLAG_GRAM | FLAG_BLOCKS)))
         return slm_diag_set(r->d, SLM_ERR_INPUT, "%s: unknown flags 0x%x", r->path, flags);
     s->has_gram = flags & FLAG_GRAM;
     s->fingerprint = get_u64(r, "fingerprint");
@@ -379,6 +426,22 @@ static slm_status parse(rd *r, slmc_stats *s) {
             if (!(e->sum_x2[j] >= 0) || !isfinite(e->sum_x2[j]) || !(e->max_abs[j] >= 0) || !isfinite(e->max_abs[j]))
                 return slm_diag_set(r->d, SLM_ERR_INPUT, "%s: %s: channel %u has a negative or non-finite value",
                                     r->path, name, j);
+    }
+    if (!r->bad && (flags & FLAG_BLOCKS)) {
+        const uint32_t nb = get_u32(r, "n_block");
+        if (!r->bad && (nb == 0 || nb > 65536))
+            return slm_diag_set(r->d, SLM_ERR_INPUT, "%s: block count %u out of range", r->path, nb);
+        if (!r->bad) {
+            free(s->block_cos);
+            if (!(s->block_cos = calloc(nb, sizeof *s->block_cos)))
+                return slm_diag_set(r->d, SLM_ERR_NOMEM, "%s: out of memory", r->path);
+            s->n_block = nb;
+            if (take(r, s->block_cos, (size_t)nb * 8, "block similarities"))
+                s->block_tokens = get_u64(r, "block tokens");
+            for (uint32_t l = 0; !r->bad && l < nb; l++)
+                if (!isfinite(s->block_cos[l]) || fabs(s->block_cos[l]) > (double)s->block_tokens * (1 + 1e-9))
+                    return slm_diag_set(r->d, SLM_ERR_INPUT, "%s: block %u similarity out of range", r->path, l);
+        }
     }
     if (r->bad) return r->d->status;
     char end[8];

@@ -40,6 +40,12 @@ typedef struct slmc_stats {
     uint32_t n_chunks, n_ctx;
     char *source;      /* data file name as given */
     bool has_gram;
+    /* Block Influence (ShortGPT): per block, the sum over tokens of the
+     * cosine similarity between the hidden state entering and leaving it;
+     * BI = 1 - block_cos[l] / block_tokens. n_block 0 when not collected. */
+    uint32_t n_block;
+    double *block_cos;
+    uint64_t block_tokens;
     uint32_t n_entries, cap_entries;
     slmc_stats_entry *entries; /* in the order the runtime first saw them */
     /* while collecting */
@@ -50,6 +56,9 @@ typedef struct slmc_stats {
     size_t scratch_n;
     const float *last_x; /* the previous call's input: weights reading the same rows share a Gram matrix */
     int last_tokens, last_entry;
+    float *prev_h;       /* the hidden state entering the previous block */
+    size_t prev_cap;
+    int prev_layer;
 } slmc_stats;
 
 /* Fingerprint of what makes stats transferable between two models: arch,
@@ -65,6 +74,13 @@ void slmc_stats_free(slmc_stats *s); /* accepts NULL */
  * Non-finite values are recorded in s->err (naming the weight and s->chunk)
  * and later calls are ignored; the caller checks s->err after each eval. */
 void slmc_stats_observe(void *s, const char *weight, const float *x, int n_tokens, int n_in);
+
+/* slmrt_residual_fn: accumulates the blocks' input/output similarity. */
+void slmc_stats_residual(void *s, int layer, const float *h, int n_tokens, int n_embd);
+
+/* Block Influence of block l (1 - mean cosine similarity of its input and
+ * output hidden states), or -1 when not collected. */
+double slmc_stats_block_influence(const slmc_stats *s, uint32_t l);
 
 /* Writes the stats file atomically (temporary file, rename). */
 slm_status slmc_stats_save(const slmc_stats *s, const char *path, slm_diag *d);

@@ -260,6 +260,84 @@ static slm_status prune_heads(slm_model *m, int64_t h_new, const slmc_structured
     return st;
 }
 
+/* Renames block tensors "blk.<from>.*" to "blk.<to>.*" (or drops them). */
+static slm_status move_block(slm_model *m, slmc_stats *stats, uint32_t from, int64_t to, slm_diag *d) {
+    char prefix[32];
+    const int np = snprintf(prefix, sizeof prefix, "blk.%u.", from);
+    slm_status st = SLM_OK;
+    for (uint32_t i = 0; i < m->n_tensors && st == SLM_OK;) {
+        const slm_tensor *t = &m->tensors[i];
+        if (strncmp(t->name, prefix, (size_t)np)) {
+            i++;
+            continue;
+        }
+        char name[SLM_MAX_NAME], new_name[SLM_MAX_NAME];
+        snprintf(name, sizeof name, "%s", t->name);
+        if (to < 0) {
+            slm_model_remove_tensor(m, name); /* the next tensor moves into slot i */
+        } else {
+            snprintf(new_name, sizeof new_name, "blk.%lld.%s", (long long)to, name + np);
+            st = slm_model_rename_tensor(m, name, new_name, d);
+            i++;
+        }
+    }
+    for (uint32_t i = 0; stats && i < stats->n_entries; i++) {
+        slmc_stats_entry *e = &stats->entries[i];
+        if (strncmp(e->name, prefix, (size_t)np)) continue;
+        if (to < 0) e->name[0] = '\0'; /* dropped below */
+        else {
+            char rest[SLM_MAX_NAME];
+            snprintf(rest, sizeof rest, "%s", e->name + np);
+            snprintf(e->name, sizeof e->name, "blk.%lld.%s", (long long)to, rest);
+        }
+    }
+    return st;
+}
+
+static slm_status prune_layers(slm_model *m, int64_t k, const slmc_structured_opts *o, slmc_stats *stats,
+                               slm_diag *d) {
+    const uint32_t n = m->hp.n_layer;
+    if (o->importance == SLMC_IMPORTANCE_ACTIVATION && (!stats || stats->n_block != n || !stats->block_tokens))
+        return slm_diag_set(d, SLM_ERR_INPUT, "--layers: the statistics hold no Block Influence for this model's %u "
+                            "blocks: collect them again with this version of slmc calibrate", n);
+    ranked *r = malloc(sizeof(ranked) * n);
+    int64_t *keep = malloc(sizeof(int64_t) * n);
+    char *kept = calloc(n, 1);
+    uint64_t rng = o->seed;
+    slm_status st = r && keep && kept ? SLM_OK : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    for (uint32_t l = 0; l < n && st == SLM_OK; l++)
+        r[l] = (ranked){o->importance == SLMC_IMPORTANCE_RANDOM ? (double)splitmix64(&rng)
+                                                                 : slmc_stats_block_influence(stats, l),
+                        l};
+    if (st == SLM_OK) best_k(r, n, k, keep);
+    for (int64_t i = 0; st == SLM_OK && i < k; i++) kept[keep[i]] = 1;
+    for (uint32_t l = 0; l < n && st == SLM_OK; l++)
+        if (!kept[l]) st = move_block(m, stats, l, -1, d);
+    for (int64_t i = 0; i < k && st == SLM_OK; i++) st = move_block(m, stats, (uint32_t)keep[i], i, d);
+    if (st == SLM_OK && stats) { /* drop the removed blocks' entries; the similarities no longer apply */
+        uint32_t w = 0;
+        for (uint32_t i = 0; i < stats->n_entries; i++) {
+            if (stats->entries[i].name[0]) stats->entries[w++] = stats->entries[i];
+            else {
+                slmc_stats_entry *e = &stats->entries[i];
+                free(e->sum_x2);
+                free(e->max_abs);
+                if (!e->gram_shared) free(e->gram);
+                free(e->importance);
+            }
+        }
+        stats->n_entries = w;
+        stats->n_block = 0;
+        stats->block_tokens = 0;
+        stats->n_layer = (uint32_t)k;
+    }
+    if (st == SLM_OK) m->hp.n_layer = (uint32_t)k;
+    free(r);
+    free(keep);
+    free(kept);
+    return st;
+}
+
 /* ------------------------------------------------------------- driver */
 
 bool slmc_unit_target_parse(const char *s, slmc_unit_target *out) {
@@ -270,7 +348,9 @@ bool slmc_unit_target_parse(const char *s, slmc_unit_target *out) {
     return true;
 }
 
-bool slmc_structured_wanted(const slmc_structured_opts *o) { return o->ffn.value != 0 || o->heads.value != 0; }
+bool slmc_structured_wanted(const slmc_structured_opts *o) {
+    return o->ffn.value != 0 || o->heads.value != 0 || o->layers.value != 0;
+}
 
 static uint64_t block_params(const slm_model *m) {
     uint64_t n = 0;
@@ -287,6 +367,7 @@ slm_status slmc_structured_apply(slm_model *m, const slmc_structured_opts *o, sl
     res->n_ff_before = hp->n_ff;
     res->n_head_before = hp->n_head;
     res->n_head_kv_before = (hp->has & SLM_HP_HEAD_COUNT_KV) ? hp->n_head_kv : hp->n_head;
+    res->n_layer_before = hp->n_layer;
     res->params_before = block_params(m);
     if (o->importance == SLMC_IMPORTANCE_ACTIVATION && !stats)
         return slm_diag_set(d, SLM_ERR_INPUT, "structured pruning by activation importance needs statistics: pass "
@@ -295,9 +376,12 @@ slm_status slmc_structured_apply(slm_model *m, const slmc_structured_opts *o, sl
         if (!strncmp(m->tensors[i].name, "blk.", 4) && strstr(m->tensors[i].name, ".bias"))
             return slm_diag_set(d, SLM_ERR_UNSUPPORTED, "structured pruning: tensor '%s': biases are not supported",
                                 m->tensors[i].name);
-    int64_t ffn = 0, heads = 0;
+    int64_t ffn = 0, heads = 0, layers = 0;
     slm_status st = resolve("ffn", o->ffn, hp->n_ff, &ffn, d);
     if (st == SLM_OK) st = resolve("heads", o->heads, hp->n_head, &heads, d);
+    if (st == SLM_OK) st = resolve("layers", o->layers, hp->n_layer, &layers, d);
+    /* layers first: their importance was measured on the whole model */
+    if (st == SLM_OK && layers != hp->n_layer) st = prune_layers(m, layers, o, stats, d);
     if (st == SLM_OK && heads > 1024) st = slm_diag_set(d, SLM_ERR_UNSUPPORTED, "more than 1024 heads");
     if (st == SLM_OK && ffn != hp->n_ff) st = prune_ffn(m, ffn, o, stats, d);
     if (st == SLM_OK && heads != hp->n_head) st = prune_heads(m, heads, o, stats, d);
@@ -307,6 +391,7 @@ slm_status slmc_structured_apply(slm_model *m, const slmc_structured_opts *o, sl
     res->n_ff_after = hp->n_ff;
     res->n_head_after = hp->n_head;
     res->n_head_kv_after = (hp->has & SLM_HP_HEAD_COUNT_KV) ? hp->n_head_kv : hp->n_head;
+    res->n_layer_after = hp->n_layer;
     res->params_after = block_params(m);
     return SLM_OK;
 }

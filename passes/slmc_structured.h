@@ -9,7 +9,10 @@
  *                   intermediate activation silu(gate) * up, i.e. of
  *                   ffn_down's i-th input;
  *   attention head  the L2 norm of the head's output, the head's slice of
- *                   attn_output's input.
+ *                   attn_output's input;
+ *   layer (block)   Block Influence (ShortGPT: 1 - the mean cosine
+ *                   similarity between the hidden state entering and
+ *                   leaving the block), collected by slmc calibrate.
  * Or "random" (seeded), the baseline calibrated importance must beat.
  *
  * Heads are removed GQA-consistently: with H query heads kept of n_head
@@ -41,7 +44,7 @@ typedef struct slmc_unit_target {
 } slmc_unit_target;
 
 typedef struct slmc_structured_opts {
-    slmc_unit_target ffn, heads;
+    slmc_unit_target ffn, heads, layers;
     slmc_importance importance;
     uint64_t seed; /* random importance */
 } slmc_structured_opts;
@@ -49,6 +52,7 @@ typedef struct slmc_structured_opts {
 typedef struct slmc_structured_result {
     uint32_t n_ff_before, n_ff_after;
     uint32_t n_head_before, n_head_after, n_head_kv_before, n_head_kv_after;
+    uint32_t n_layer_before, n_layer_after;
     uint64_t params_before, params_after; /* of the blocks' linear weights */
 } slmc_structured_result;
 

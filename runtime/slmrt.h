@@ -33,6 +33,11 @@ int32_t slmrt_model_n_vocab(const slmrt_model *rm);
  * (row-major), `weight` the weight tensor's name. Used for calibration. */
 typedef void (*slmrt_observer_fn)(void *user, const char *weight, const float *x, int n_tokens, int n_in);
 
+/* Residual observer: the hidden state h (n_tokens rows of n_embd) entering
+ * block `layer`, and for layer == n_layer the state leaving the last block
+ * (before the output norm). Used for layer importance (Block Influence). */
+typedef void (*slmrt_residual_fn)(void *user, int layer, const float *h, int n_tokens, int n_embd);
+
 /* Who computes matrix-matrix products for batches of tokens (prefill):
  * our own kernels (slmrt_gemm.h: the one-token path's arithmetic, batched
  * logits equal one-token logits) or oneDNN's bf16 matmul and OpenBLAS's
@@ -47,6 +52,8 @@ typedef struct slmrt_ctx_params {
     int n_threads; /* 0 = all cores */
     slmrt_observer_fn observer; /* may be NULL */
     void *observer_user;
+    slmrt_residual_fn residual; /* may be NULL */
+    void *residual_user;
     int gemm_backend; /* slmrt_gemm_backend; 0 = auto */
 } slmrt_ctx_params;
 

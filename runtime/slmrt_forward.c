@@ -47,6 +47,8 @@ struct slmrt_ctx {
     int n_ctx, n_threads, chunk;
     slmrt_observer_fn observer;
     void *observer_user;
+    slmrt_residual_fn residual;
+    void *residual_user;
     int n_filled; /* positions [0, n_filled) of the KV cache are valid */
 
     int q_dim, kv_dim;
@@ -344,6 +346,7 @@ static void forward_chunk(slmrt_ctx *c, const int32_t *toks, int n_tok, int pos0
 
     for (int l = 0; l < m->n_layer; l++) {
         const slmrt_layer *L = &m->layers[l];
+        if (c->residual) c->residual(c->residual_user, l, c->x, n_tok, E);
         for (int t = 0; t < n_tok; t++)
             rms_norm(c->x + (size_t)t * E, L->attn_norm, c->h + (size_t)t * E, E, m->rms_eps);
         {
@@ -388,6 +391,7 @@ static void forward_chunk(slmrt_ctx *c, const int32_t *toks, int n_tok, int pos0
         for (size_t i = 0; i < (size_t)n_tok * E; i++) c->x[i] += c->h[i];
     }
 
+    if (c->residual) c->residual(c->residual_user, m->n_layer, c->x, n_tok, E);
     if (!out) return;
     /* Only the rows whose logits are wanted go through the output matrix, so
      * with last-token-only output its observer sees one row. */
@@ -548,6 +552,8 @@ slm_status slmrt_ctx_new(slmrt_model *rm, const slmrt_ctx_params *p, slmrt_ctx *
     c->n_threads = p->n_threads ? p->n_threads : slmrt_pool_default_threads();
     c->observer = p->observer;
     c->observer_user = p->observer_user;
+    c->residual = p->residual;
+    c->residual_user = p->residual_user;
     c->chunk = c->n_ctx < SLMRT_CHUNK ? c->n_ctx : SLMRT_CHUNK;
     if (c->n_ctx <= 0) {
         free(c);

@@ -91,6 +91,39 @@ static float *logits_of(const char *gguf, const char *toks, int *n_pos, int *n_v
     return v;
 }
 
+/* Zeroes a whole 2-D f32 tensor: with attn_output and ffn_down zeroed a
+ * block adds nothing to the residual stream (an identity block). */
+static void zero_tensor(slm_model *m, const char *name) {
+    slm_tensor *t = slm_model_find_tensor(m, name);
+    ck_assert_ptr_nonnull(t);
+    char *none = calloc((size_t)t->ne[0], 1);
+    zero_columns(m, name, none);
+    free(none);
+}
+
+static void zero_block(slm_model *m, uint32_t l) {
+    char name[64];
+    snprintf(name, sizeof name, "blk.%u.attn_output.weight", l);
+    zero_tensor(m, name);
+    snprintf(name, sizeof name, "blk.%u.ffn_down.weight", l);
+    zero_tensor(m, name);
+}
+
+static void assert_same_logits(const char *a_path, const char *b_path, const char *toks) {
+    int np = 0, nv = 0, np2 = 0, nv2 = 0;
+    float *a = logits_of(a_path, toks, &np, &nv), *b = logits_of(b_path, toks, &np2, &nv2);
+    ck_assert(np == np2 && nv == nv2 && np > 0);
+    double max_abs = 0, max_ref = 0;
+    for (int i = 0; i < np * nv; i++) {
+        max_abs = fmax(max_abs, fabs((double)a[i] - b[i]));
+        max_ref = fmax(max_ref, fabs((double)b[i]));
+    }
+    printf("%s vs %s: max |dlogit| %.3g\n", a_path, b_path, max_abs);
+    ck_assert_msg(max_abs <= 1e-4 * fmax(1.0, max_ref), "max |dlogit| %g", max_abs);
+    free(a);
+    free(b);
+}
+
 START_TEST(pruned_equals_zeroed_original) {
     char base[4096], stats[4096], toks[4096], pruned[4096], zeroed[4096], extra[4400];
     setup(base, stats, toks);
@@ -139,25 +172,73 @@ START_TEST(pruned_equals_zeroed_original) {
     slm_model_free(z);
     slmc_stats_free(s);
 
-    int np = 0, nv = 0, np2 = 0, nv2 = 0;
-    float *a = logits_of(pruned, toks, &np, &nv), *b = logits_of(zeroed, toks, &np2, &nv2);
-    ck_assert(np == np2 && nv == nv2 && np > 0);
-    double max_abs = 0, max_ref = 0;
-    for (int i = 0; i < np * nv; i++) {
-        max_abs = fmax(max_abs, fabs((double)a[i] - b[i]));
-        max_ref = fmax(max_ref, fabs((double)b[i]));
-    }
-    printf("pruned vs zeroed original: max |dlogit| %.3g (logits up to %.3g)\n", max_abs, max_ref);
-    ck_assert_msg(max_abs <= 1e-4 * fmax(1.0, max_ref), "max |dlogit| %g", max_abs);
+    assert_same_logits(pruned, zeroed, toks);
 
     /* and the removal is not a no-op: the unpruned model differs */
-    float *c = logits_of(base, toks, &np, &nv);
+    int np = 0, nv = 0;
+    float *a = logits_of(pruned, toks, &np, &nv), *c = logits_of(base, toks, &np, &nv);
     double moved = 0;
     for (int i = 0; i < np * nv; i++) moved = fmax(moved, fabs((double)a[i] - c[i]));
     ck_assert_double_gt(moved, 1e-2);
     free(a);
-    free(b);
     free(c);
+}
+END_TEST
+
+/* Layers: an identity block has Block Influence 0 and goes first; removing
+ * blocks equals zeroing them; the choice follows the collected similarities. */
+START_TEST(layers_by_block_influence) {
+    char base[4096], stats[4096], toks[4096], ident[4096], ident_stats[4096], out[4096], zeroed[4096];
+    setup(base, stats, toks);
+    slm_diag d = {0};
+    /* block 1 made an identity */
+    slm_model *m = open_model(base);
+    zero_block(m, 1);
+    snprintf(ident, sizeof ident, "%s", ts_tmp("st-ident.gguf"));
+    ck_assert_msg(slm_gguf_write(m, ident, NULL, &d) == SLM_OK, "%s", d.msg);
+    slm_model_free(m);
+    snprintf(ident_stats, sizeof ident_stats, "%s", ts_tmp("st-ident.stats"));
+    ck_assert_int_eq(ts_run(NULL, "%s calibrate %s --data %s --ctx 64 --tokens 1024 -o %s --quiet", ts_bin("slmc"),
+                            ident, ts_tmp("st-calib.txt"), ident_stats),
+                     0);
+    slmc_stats *s = NULL;
+    ck_assert_msg(slmc_stats_load(ident_stats, &s, &d) == SLM_OK, "%s", d.msg);
+    ck_assert_uint_eq(s->n_block, 4);
+    for (uint32_t l = 0; l < 4; l++) {
+        const double bi = 1.0 - s->block_cos[l] / (double)s->block_tokens;
+        printf("block %u: Block Influence %.6f\n", l, bi);
+        if (l == 1) ck_assert_msg(fabs(bi) < 1e-6, "identity block: BI %g", bi);
+        else ck_assert_msg(bi > 1e-4, "block %u: BI %g", l, bi);
+    }
+    slmc_stats_free(s);
+    snprintf(out, sizeof out, "%s", ts_tmp("st-l3.gguf"));
+    ck_assert_int_eq(ts_run(NULL, "%s compile %s --calib %s --layers 3 -o %s --quiet", ts_bin("slmc"), ident,
+                            ident_stats, out),
+                     0);
+    m = open_model(out);
+    ck_assert_uint_eq(m->hp.n_layer, 3);
+    ck_assert_ptr_null(slm_model_find_tensor(m, "blk.3.attn_q.weight"));
+    slm_model_free(m);
+    assert_same_logits(out, ident, toks);
+
+    /* two of four blocks of the real tiny model: the two of lowest BI */
+    ck_assert_msg(slmc_stats_load(stats, &s, &d) == SLM_OK, "%s", d.msg);
+    double bi[4];
+    for (int l = 0; l < 4; l++) bi[l] = 1.0 - s->block_cos[l] / (double)s->block_tokens;
+    char keep[4];
+    top_k(bi, 4, 2, keep);
+    slmc_stats_free(s);
+    m = open_model(base);
+    for (uint32_t l = 0; l < 4; l++)
+        if (!keep[l]) zero_block(m, l);
+    snprintf(zeroed, sizeof zeroed, "%s", ts_tmp("st-l2-zeroed.gguf"));
+    ck_assert_msg(slm_gguf_write(m, zeroed, NULL, &d) == SLM_OK, "%s", d.msg);
+    slm_model_free(m);
+    snprintf(out, sizeof out, "%s", ts_tmp("st-l2.gguf"));
+    ck_assert_int_eq(ts_run(NULL, "%s compile %s --calib %s --layers 2 -o %s --quiet", ts_bin("slmc"), base, stats,
+                            out),
+                     0);
+    assert_same_logits(out, zeroed, toks);
 }
 END_TEST
 
@@ -175,7 +256,9 @@ START_TEST(gqa_rules_and_errors) {
                {"--heads 5", "expected 1 to 4", 2},
                {"--ffn 385", "expected 1 to 384", 2},
                {"--ffn 1.5", "expected a count", 2},
-               {"--ffn 0", "expected a count", 2}};
+               {"--ffn 0", "expected a count", 2},
+               {"--layers 4.5", "expected a count", 2},
+               {"--layers 5", "expected 1 to 4", 2}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         remove(out);
         int rc = ts_run(log, "%s compile %s --calib %s %s -o %s", ts_bin("slmc"), base, stats, bad[i].args, out);
@@ -205,6 +288,7 @@ int main(void) {
     TCase *tc = tcase_create("structured_e2e");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, pruned_equals_zeroed_original);
+    tcase_add_test(tc, layers_by_block_influence);
     tcase_add_test(tc, gqa_rules_and_errors);
     suite_add_tcase(s, tc);
     return ts_run_suite(s);
