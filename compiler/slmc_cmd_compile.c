@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "slm_gguf.h"
+#include "slm_hf.h"
 #include "slm_open.h"
 #include "slmc_calib.h"
 #include "slmc_quant_pass.h"
@@ -30,7 +31,7 @@ static const char usage_text[] =
     "                    [--gptq-damp X] [--gptq-order act|natural] [--prune magnitude|wanda|sparsegpt\n"
     "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]] [--ffn N] [--heads N]\n"
     "                    [--layers N] [--importance activation|random [--seed N]] [--threads N]\n"
-    "                    [--tokenizer FILE] [--quiet]\n"
+    "                    [--format gguf|hf] [--tokenizer FILE] [--quiet]\n"
     "\n"
     "  --type T             a type (" TYPE_NAMES "):\n"
     "                       every matrix gets it (llama-quantize --pure); or a llama.cpp mix\n"
@@ -59,6 +60,8 @@ static const char usage_text[] =
     "                       (--calib from slmc calibrate); heads GQA-consistently\n"
     "  --layers N           keep the N blocks of highest Block Influence (or a fraction)\n"
     "  --importance I       activation (default) or random (the baseline; --seed N)\n"
+    "  --format hf          write a Hugging Face folder (config.json, model.safetensors, tokenizer)\n"
+    "                       at OUT instead of a GGUF; float types only\n"
     "  --threads N          encoding threads (default: all cores); the output does not depend on it\n";
 
 typedef struct compile_args {
@@ -69,7 +72,7 @@ typedef struct compile_args {
     int threads;
     slmc_convert_opts conv;
     slmc_tensor_rules *rules; /* owned */
-    bool prune;
+    bool prune, hf;
     slmc_prune_opts prune_opts;
     slmc_structured_opts structured;
 } compile_args;
@@ -110,7 +113,8 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         OPT_HEADS,
         OPT_LAYERS,
         OPT_IMPORTANCE,
-        OPT_SEED
+        OPT_SEED,
+        OPT_FORMAT
     };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
@@ -132,6 +136,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"layers", required_argument, 0, OPT_LAYERS},
                                          {"importance", required_argument, 0, OPT_IMPORTANCE},
                                          {"seed", required_argument, 0, OPT_SEED},
+                                         {"format", required_argument, 0, OPT_FORMAT},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -239,6 +244,10 @@ static int parse_args(int argc, char **argv, compile_args *a) {
             if (*optarg == 0 || *end != 0) rc = slmc_usage_error(TOOL, "--seed '%s': expected a number", optarg);
             break;
         }
+        case OPT_FORMAT:
+            if (!strcmp(optarg, "gguf") || !strcmp(optarg, "hf")) a->hf = !strcmp(optarg, "hf");
+            else rc = slmc_usage_error(TOOL, "--format '%s': expected gguf or hf", optarg);
+            break;
         case 'h': fputs(usage_text, stdout); exit(0);
         default: rc = slmc_usage_error(TOOL, "bad option");
         }
@@ -398,7 +407,17 @@ static slm_status write_artifact(slm_model *m, const compile_args *a, slmc_hashe
                               .parallel_ctx = &wt};
     slmc_hashes_write_opts(hashes, &wo);
     double t0 = slmc_now();
-    slm_status st = slm_gguf_write(m, a->output, &wo, d);
+    slm_status st = SLM_OK;
+    if (a->hf) { /* a Hugging Face folder, to fine-tune or distill elsewhere */
+        for (uint32_t i = 0; i < m->n_tensors && st == SLM_OK; i++)
+            if (slm_type_is_quantized(m->tensors[i].out_type))
+                st = slm_diag_set(d, SLM_ERR_USAGE, "--format hf holds f32, f16 or bf16 tensors: tensor '%s' would be "
+                                  "%s (give --type f16, bf16 or f32)", m->tensors[i].name,
+                                  slm_type_name(m->tensors[i].out_type));
+        if (st == SLM_OK) st = slm_hf_write(m, a->output, slmc_progress_update, &prog, d);
+    } else {
+        st = slm_gguf_write(m, a->output, &wo, d);
+    }
     slmc_progress_done(&prog);
     if (st == SLM_OK && !a->quiet) {
         uint64_t bytes = 0;

@@ -12,12 +12,12 @@
 #     and evaluation with different seeds.
 #
 # Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR] [SECTIONS]
-#   SECTIONS: any of "pure llama stories prune" (default: all four)
+#   SECTIONS: any of "pure llama stories prune structured" (default: all)
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
 work=${3:-fidelity-work}
-sections=${4:-pure llama stories prune}
+sections=${4:-pure llama stories prune structured}
 want() { [[ " $sections " == *" $1 "* ]]; }
 B=$build/bin
 M=$shared/models
@@ -134,5 +134,27 @@ for spec in "magnitude --sparsity,0.5" "wanda --sparsity,0.5" "sparsegpt --spars
   read -r ppl k top1 < <(kld "$out" "$shk" --text "$M/shakespeare-eval.txt")
   then=$(sed -n 's/.*--type \([a-z0-9_]*\).*--method \([a-z+]*\).*/\1 (\2)/p' <<<"$args")
   echo "| $method ${args%% --type*} | ${then:-F16} | $(stat -c %s "$out") | $ppl | $k | $top1% |"
+done
+fi
+
+if want structured; then
+echo
+echo "### shakespeare-F16, structured pruning: calibrated importance against random choice"
+echo
+echo "| removed | block parameters left | importance | file bytes | PPL | mean KLD | same top-1 |"
+echo "|---|---|---|---|---|---|---|"
+# statistics with the blocks' similarities (no Gram matrices needed)
+[ -f "$work/shk-blocks.stats" ] || "$B/slmc" calibrate "$shk" --data "$M/shakespeare-calib.txt" --ctx 128 \
+  --tokens 1000000 -o "$work/shk-blocks.stats" --quiet
+for target in "--ffn,576" "--ffn,384" "--heads,6" "--heads,4" "--layers,5" "--layers,4"; do
+  args=${target//,/ }
+  for importance in activation random; do
+    out="$work/shk-struct-${args//[ -]/}-$importance.gguf"
+    log=$("$B/slmc" compile "$shk" $args --calib "$work/shk-blocks.stats" --importance "$importance" --seed 1 \
+      -o "$out" 2>&1 | grep 'structured pruning')
+    left=$(sed -n 's/.*block parameters [0-9]* -> \([0-9]*\) (\(.*\) removed).*/\1 (\2 removed)/p' <<<"$log")
+    read -r ppl k top1 < <(kld "$out" "$shk" --text "$M/shakespeare-eval.txt")
+    echo "| ${args} | $left | $importance | $(stat -c %s "$out") | $ppl | $k | $top1% |"
+  done
 done
 fi

@@ -174,6 +174,16 @@ START_TEST(pruned_equals_zeroed_original) {
 
     assert_same_logits(pruned, zeroed, toks);
 
+    /* the same model exported as a Hugging Face folder reads back the same */
+    char hf[4096], back[4096];
+    snprintf(hf, sizeof hf, "%s", ts_tmp("st-pruned-hf"));
+    snprintf(back, sizeof back, "%s", ts_tmp("st-pruned-back.gguf"));
+    ck_assert_int_eq(ts_run(NULL, "%s compile %s --calib %s --ffn 256 --heads 2 --format hf -o %s --quiet",
+                            ts_bin("slmc"), base, stats, hf),
+                     0);
+    ck_assert_int_eq(ts_run(NULL, "%s compile %s --type f32 -o %s --quiet", ts_bin("slmc"), hf, back), 0);
+    assert_same_logits(back, pruned, toks);
+
     /* and the removal is not a no-op: the unpruned model differs */
     int np = 0, nv = 0;
     float *a = logits_of(pruned, toks, &np, &nv), *c = logits_of(base, toks, &np, &nv);
