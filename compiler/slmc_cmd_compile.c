@@ -29,7 +29,8 @@ static const char usage_text[] =
     "usage: slmc compile INPUT -o OUT.gguf [--type T | --mix M] [--output-type T] [--embedding-type T]\n"
     "                    [--tensor-type REGEX=T]... [--calib FILE] [--method imatrix|gptq|awq|awq+gptq]\n"
     "                    [--gptq-damp X] [--gptq-order act|natural] [--prune magnitude|wanda|sparsegpt\n"
-    "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]] [--ffn N] [--heads N]\n"
+    "                    [--sparsity S | --pattern N:M] [--prune-scope row|tensor]\n"
+    "                    [--schedule uniform|owl] [--sparsity-for REGEX=S]...] [--ffn N] [--heads N]\n"
     "                    [--layers N] [--importance activation|random [--seed N]] [--threads N]\n"
     "                    [--format gguf|hf] [--tokenizer FILE] [--quiet]\n"
     "\n"
@@ -55,6 +56,9 @@ static const char usage_text[] =
     "  --sparsity S         fraction of each row (or tensor) set to zero, in [0, 1) (default 0.5)\n"
     "  --pattern N:M        keep N of every M consecutive weights of a row instead (2:4, 4:8)\n"
     "  --prune-scope U      row (default) or tensor: the unit whose weights are compared\n"
+    "  --schedule owl       per-layer sparsities from the layers' outlier ratios (OWL), averaging S;\n"
+    "                       --owl-lambda X sets their spread (+-0.08); default: uniform\n"
+    "  --sparsity-for R=S   tensors matching regex R get sparsity S (first match wins; 0 = unpruned)\n"
     "  --ffn N, --heads N   structured pruning: keep N FFN channels / N query heads per layer (or a\n"
     "                       fraction, e.g. 0.75), the most important by calibration activations\n"
     "                       (--calib from slmc calibrate); heads GQA-consistently\n"
@@ -72,6 +76,7 @@ typedef struct compile_args {
     int threads;
     slmc_convert_opts conv;
     slmc_tensor_rules *rules; /* owned */
+    slmc_tensor_rules *sparsity_rules; /* owned */
     bool prune, hf;
     slmc_prune_opts prune_opts;
     slmc_structured_opts structured;
@@ -114,7 +119,10 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         OPT_LAYERS,
         OPT_IMPORTANCE,
         OPT_SEED,
-        OPT_FORMAT
+        OPT_FORMAT,
+        OPT_SPARSITY_FOR,
+        OPT_SCHEDULE,
+        OPT_OWL_LAMBDA
     };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
@@ -137,6 +145,9 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"importance", required_argument, 0, OPT_IMPORTANCE},
                                          {"seed", required_argument, 0, OPT_SEED},
                                          {"format", required_argument, 0, OPT_FORMAT},
+                                         {"sparsity-for", required_argument, 0, OPT_SPARSITY_FOR},
+                                         {"schedule", required_argument, 0, OPT_SCHEDULE},
+                                         {"owl-lambda", required_argument, 0, OPT_OWL_LAMBDA},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -242,6 +253,24 @@ static int parse_args(int argc, char **argv, compile_args *a) {
             char *end;
             a->structured.seed = strtoull(optarg, &end, 10);
             if (*optarg == 0 || *end != 0) rc = slmc_usage_error(TOOL, "--seed '%s': expected a number", optarg);
+            break;
+        }
+        case OPT_SPARSITY_FOR: {
+            slm_diag d = {0};
+            if (slmc_tensor_rules_add_value(&a->sparsity_rules, "--sparsity-for", optarg, 0, 0.99, &d) != SLM_OK)
+                rc = slmc_usage_error(TOOL, "%s", d.msg);
+            a->prune_opts.sparsity_rules = a->sparsity_rules;
+            break;
+        }
+        case OPT_SCHEDULE:
+            if (!strcmp(optarg, "uniform") || !strcmp(optarg, "owl")) a->prune_opts.owl = !strcmp(optarg, "owl");
+            else rc = slmc_usage_error(TOOL, "--schedule '%s': expected uniform or owl", optarg);
+            break;
+        case OPT_OWL_LAMBDA: {
+            char *end;
+            a->prune_opts.owl_lambda = strtod(optarg, &end);
+            if (*optarg == 0 || *end != 0 || !(a->prune_opts.owl_lambda > 0 && a->prune_opts.owl_lambda < 0.5))
+                rc = slmc_usage_error(TOOL, "--owl-lambda '%s': expected a number in (0, 0.5)", optarg);
             break;
         }
         case OPT_FORMAT:
@@ -517,5 +546,6 @@ int slmc_cmd_compile(int argc, char **argv) {
     if (rc == 0 && compile(m, &a, argc, argv, &d) != SLM_OK) rc = slmc_fail("slmc", &d);
     slm_model_free(m);
     slmc_tensor_rules_free(a.rules);
+    slmc_tensor_rules_free(a.sparsity_rules);
     return rc;
 }

@@ -99,7 +99,7 @@ static slm_status prune_matrix(slmc_prune_tensor *pt, float *w, int64_t rows, in
     const slmc_prune_opts *o = &pt->pass->opts;
     memset(pt->mask, 0, (size_t)((rows * n + 7) / 8));
     if (o->method == SLMC_PRUNE_SPARSEGPT) {
-        slmc_sparsegpt_opts so = {.sparsity = o->sparsity, .keep_n = o->keep_n, .group_m = o->group_m,
+        slmc_sparsegpt_opts so = {.sparsity = pt->sparsity, .keep_n = o->keep_n, .group_m = o->group_m,
                                   .damp = o->damp, .n_threads = o->n_threads};
         slm_status st = slmc_sparsegpt_prune(w, rows, n, pt->gram, &so, pt->mask, d);
         if (st != SLM_OK) {
@@ -108,7 +108,7 @@ static slm_status prune_matrix(slmc_prune_tensor *pt, float *w, int64_t rows, in
         }
     } else if (o->group_m > 0 || o->scope == SLMC_PRUNE_PER_ROW) {
         const int64_t unit = o->group_m > 0 ? o->group_m : n;
-        const uint64_t k = o->group_m > 0 ? (uint64_t)(o->group_m - o->keep_n) : (uint64_t)floor(o->sparsity * n);
+        const uint64_t k = o->group_m > 0 ? (uint64_t)(o->group_m - o->keep_n) : (uint64_t)floor(pt->sparsity * n);
         const int n_threads = o->n_threads > 0 ? o->n_threads : omp_get_num_procs();
         scored *all = malloc(sizeof(scored) * (size_t)n * (size_t)(rows < 64 ? rows : 64));
         if (!all) return slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory pruning", pt->t->name);
@@ -129,7 +129,7 @@ static slm_status prune_matrix(slmc_prune_tensor *pt, float *w, int64_t rows, in
         }
         free(all);
     } else {
-        const uint64_t total = (uint64_t)(rows * n), k = (uint64_t)floor(o->sparsity * (double)total);
+        const uint64_t total = (uint64_t)(rows * n), k = (uint64_t)floor(pt->sparsity * (double)total);
         scored *v = malloc(sizeof(scored) * (size_t)total);
         if (!v) return slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory pruning", pt->t->name);
         for (uint64_t i = 0; i < total; i++) v[i] = (scored){score_of(pt, w[i], (int64_t)(i % (uint64_t)n)), i};
@@ -159,6 +159,63 @@ static slm_status load_pruned(void *ctx, const slm_tensor *t, void *dst, slm_dia
     slm_tensor_evict(src);
     if (st == SLM_OK) st = prune_matrix(pt, dst, rows, n, d);
     return st;
+}
+
+/* ------------------------------------------------------------- OWL */
+
+static int layer_of(const char *name) { return (int)strtol(name + 4, NULL, 10); }
+
+/* The layer-outlier ratio of layer l: the fraction of its target weights
+ * whose score exceeds m times the layer's mean score. Reads each weight
+ * twice (mean, then count) to keep memory at one tensor. */
+static slm_status outlier_ratio(slmc_prune_pass *p, int l, double m_factor, double *ratio, slm_diag *d) {
+    double sum = 0, count = 0, above = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const double threshold = pass ? m_factor * sum / count : 0;
+        for (uint32_t i = 0; i < p->n_tensors; i++) {
+            slmc_prune_tensor *pt = &p->tensors[i];
+            if (layer_of(pt->t->name) != l) continue;
+            slm_tensor *src = &pt->source;
+            const int64_t n = src->ne[0], rows = slm_tensor_nrows(src);
+            float *w = malloc(sizeof(float) * (size_t)(n * rows));
+            slm_status st = w ? slm_tensor_acquire(src, d) : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+            if (st == SLM_OK) st = slm_tensor_rows_f32(src, 0, rows, w, d);
+            slm_tensor_release(src);
+            for (int64_t k = 0; st == SLM_OK && k < n * rows; k++) {
+                const double sc = score_of(pt, w[k], k % n);
+                if (pass) above += sc > threshold;
+                else sum += sc, count++;
+            }
+            free(w);
+            if (st != SLM_OK) return st;
+        }
+    }
+    *ratio = count > 0 ? above / count : 0;
+    return SLM_OK;
+}
+
+/* OWL's per-layer sparsities around o->sparsity. */
+static slm_status owl_schedule(slmc_prune_pass *p, uint32_t n_layer, double *layer_sparsity, slm_diag *d) {
+    const slmc_prune_opts *o = &p->opts;
+    const double lambda = o->owl_lambda > 0 ? o->owl_lambda : 0.08, m = o->owl_m > 0 ? o->owl_m : 5;
+    double lo = INFINITY, hi = -INFINITY;
+    for (uint32_t l = 0; l < n_layer; l++) {
+        slm_status st = outlier_ratio(p, (int)l, m, &layer_sparsity[l], d);
+        if (st != SLM_OK) return st;
+        lo = fmin(lo, layer_sparsity[l]);
+        hi = fmax(hi, layer_sparsity[l]);
+    }
+    /* keep ratio scaled to [0, 2 lambda], centred on 1 - sparsity */
+    double mean = 0;
+    for (uint32_t l = 0; l < n_layer; l++) {
+        layer_sparsity[l] = hi > lo ? (layer_sparsity[l] - lo) / (hi - lo) * 2 * lambda : 0;
+        mean += layer_sparsity[l] / n_layer;
+    }
+    for (uint32_t l = 0; l < n_layer; l++) {
+        const double keep = layer_sparsity[l] - mean + (1 - o->sparsity);
+        layer_sparsity[l] = fmin(fmax(1 - keep, 0.0), 0.99);
+    }
+    return SLM_OK;
 }
 
 /* ---------------------------------------------------------- attaching */
@@ -236,6 +293,20 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
         t->load_ctx = pt;
         t->zero_mask = pt->mask;
     }
+    /* each tensor's target sparsity */
+    double *layer_sparsity = NULL;
+    if (st == SLM_OK && o->owl && o->group_m == 0) {
+        layer_sparsity = calloc(m->hp.n_layer ? m->hp.n_layer : 1, sizeof *layer_sparsity);
+        st = layer_sparsity ? owl_schedule(p, m->hp.n_layer, layer_sparsity, d)
+                            : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < p->n_tensors && st == SLM_OK; i++) {
+        slmc_prune_tensor *pt = &p->tensors[i];
+        pt->sparsity = layer_sparsity ? layer_sparsity[layer_of(pt->t->name)] : o->sparsity;
+        double v;
+        if (slmc_tensor_rules_match_value(o->sparsity_rules, pt->t->name, &v)) pt->sparsity = v;
+    }
+    free(layer_sparsity);
     if (st != SLM_OK) {
         slmc_prune_pass_free(p);
         return st;

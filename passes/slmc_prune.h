@@ -31,6 +31,7 @@
 
 #include "slm_model.h"
 #include "slmc_calib_stats.h"
+#include "slmc_tensor_rules.h"
 
 typedef enum slmc_prune_method { SLMC_PRUNE_MAGNITUDE, SLMC_PRUNE_WANDA, SLMC_PRUNE_SPARSEGPT } slmc_prune_method;
 typedef enum slmc_prune_scope { SLMC_PRUNE_PER_ROW, SLMC_PRUNE_PER_TENSOR } slmc_prune_scope;
@@ -41,6 +42,15 @@ typedef struct slmc_prune_opts {
     int keep_n, group_m;    /* N:M pattern when group_m > 0: keep keep_n of every group_m */
     slmc_prune_scope scope; /* unstructured only */
     double damp;            /* sparsegpt: damping of the Gram matrix (0 = 0.01) */
+    /* Unstructured sparsity schedule, most specific first: a matching
+     * --sparsity-for rule, else OWL's per-layer value (Yin et al., "Outlier
+     * Weighed Layerwise Sparsity", 2023: layers with more outlier scores,
+     * above owl_m times the layer's mean score, keep more weights; the
+     * per-layer sparsities span 2 * owl_lambda around `sparsity` and
+     * average to it), else `sparsity`. */
+    const slmc_tensor_rules *sparsity_rules;
+    bool owl;
+    double owl_lambda, owl_m; /* 0 = 0.08 and 5, the paper's defaults */
     int n_threads;          /* 0 = all cores; the result does not depend on it */
 } slmc_prune_opts;
 
@@ -57,6 +67,7 @@ typedef struct slmc_prune_tensor {
     const double *col_sum_x2;   /* wanda: [ne[0]] */
     const double *gram;         /* sparsegpt: [ne[0] * ne[0]] */
     uint8_t *mask;              /* bit per element, row-major: 1 = pruned */
+    double sparsity;            /* unstructured: this tensor's target */
     uint64_t n_zero, n_total;   /* after the last prune of this tensor */
 } slmc_prune_tensor;
 

@@ -289,6 +289,53 @@ START_TEST(sparsegpt_reconstructs) {
 }
 END_TEST
 
+/* Fraction of zeros in a tensor. */
+static double zero_fraction(slm_model *m, const char *name) {
+    int64_t rows, n, zeros = 0;
+    float *v = values(m, name, &rows, &n);
+    for (int64_t i = 0; i < rows * n; i++) zeros += v[i] == 0.0f;
+    free(v);
+    return (double)zeros / (double)(rows * n);
+}
+
+/* Schedules: --sparsity-for rules win; OWL gives per-layer sparsities that
+ * differ, stay within 2 lambda of each other and average to the target. */
+START_TEST(sparsity_schedules) {
+    char stats[4096], out[4096], extra[4600];
+    snprintf(stats, sizeof stats, "%s", ts_tmp("prune.stats"));
+    ck_assert_int_eq(make_stats(stats), 0);
+    snprintf(out, sizeof out, "%s", ts_tmp("rules.gguf"));
+    ck_assert_int_eq(run("%s prune %s -o %s %s", out, "--sparsity 0.5 --sparsity-for ffn_down=0 "
+                                                      "--sparsity-for 'blk\\.0\\.=0.25'"),
+                     0);
+    slm_model *m = open_model(out);
+    ck_assert_double_lt(zero_fraction(m, "blk.1.ffn_down.weight"), 0.01);
+    ck_assert_double_lt(zero_fraction(m, "blk.0.ffn_down.weight"), 0.01); /* the first rule wins */
+    ck_assert_double_eq_tol(zero_fraction(m, "blk.0.attn_q.weight"), 0.25, 1e-9);
+    ck_assert_double_eq_tol(zero_fraction(m, "blk.2.ffn_up.weight"), 0.5, 1e-9);
+    slm_model_free(m);
+
+    snprintf(out, sizeof out, "%s", ts_tmp("owl.gguf"));
+    snprintf(extra, sizeof extra, "--method wanda --calib %s --sparsity 0.5 --schedule owl --owl-lambda 0.1", stats);
+    ck_assert_int_eq(run("%s prune %s -o %s %s", out, extra), 0);
+    m = open_model(out);
+    double lo = 1, hi = 0, mean = 0;
+    for (int l = 0; l < 4; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "blk.%d.attn_q.weight", l);
+        const double z = zero_fraction(m, name);
+        printf("OWL layer %d: %.4f zeros\n", l, z);
+        lo = fmin(lo, z), hi = fmax(hi, z), mean += z / 4;
+    }
+    ck_assert_double_gt(hi - lo, 0.02);
+    ck_assert_double_le(hi - lo, 0.2 + 0.01);
+    ck_assert_double_eq_tol(mean, 0.5, 0.01);
+    slm_model_free(m);
+    expect_error_extra("--sparsity-for ffn=1.5", 2, "expected REGEX=NUMBER");
+    expect_error_extra("--schedule sideways", 2, "expected uniform or owl");
+}
+END_TEST
+
 /* quantization keeps the zeros where the type's grid has an exact 0; where
  * it has none (offset grids, IQ4_NL's table) the report says so. The tiny
  * model's 128-wide rows fit no 256-block, so q6_k falls back to Q8_0, q4_k
@@ -361,6 +408,7 @@ int main(void) {
     tcase_add_test(tc, magnitude_per_tensor);
     tcase_add_test(tc, wanda_uses_input_norms);
     tcase_add_test(tc, sparsegpt_reconstructs);
+    tcase_add_test(tc, sparsity_schedules);
     tcase_add_test(tc, zeros_survive_quantization);
     tcase_add_test(tc, same_bytes_any_thread_count);
     tcase_add_test(tc, impossible_requests);
