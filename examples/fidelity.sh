@@ -12,12 +12,13 @@
 #     and evaluation with different seeds.
 #
 # Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR] [SECTIONS]
-#   SECTIONS: any of "pure llama stories prune structured" (default: all)
+#   SECTIONS: any of "pure llama stories prune structured stories-prune"
+#   (default: all)
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
 work=${3:-fidelity-work}
-sections=${4:-pure llama stories prune structured}
+sections=${4:-pure llama stories prune structured stories-prune}
 want() { [[ " $sections " == *" $1 "* ]]; }
 B=$build/bin
 M=$shared/models
@@ -155,6 +156,32 @@ for target in "--ffn,576" "--ffn,384" "--heads,6" "--heads,4" "--layers,5" "--la
     left=$(sed -n 's/.*block parameters [0-9]* -> \([0-9]*\) (\(.*\) removed).*/\1 (\2 removed)/p' <<<"$log")
     read -r ppl k top1 < <(kld "$out" "$shk" --text "$M/shakespeare-eval.txt")
     echo "| ${args} | $left | $importance | $(stat -c %s "$out") | $ppl | $k | $top1% |"
+  done
+done
+fi
+
+if want stories-prune; then
+st=$M/stories260K-ref-f32.gguf
+[ -f "$work/st-eval.tokens" ] || { echo "run the stories section first (it samples the data)" >&2; exit 1; }
+[ -f "$work/st-blocks.stats" ] || "$B/slmc" calibrate "$st" --data "$work/st-calib.tokens" --ctx 128 \
+  --tokens 1000000 --gram -o "$work/st-blocks.stats" --quiet
+echo
+echo "### stories260K (f32) pruned: unstructured, N:M and structured"
+echo
+echo "| pruning | importance | PPL | mean KLD | same top-1 |"
+echo "|---|---|---|---|---|"
+for spec in "--prune,magnitude,--sparsity,0.5" "--prune,wanda,--sparsity,0.5" "--prune,sparsegpt,--sparsity,0.5" \
+  "--prune,magnitude,--pattern,2:4" "--prune,wanda,--pattern,2:4" "--prune,sparsegpt,--pattern,2:4" \
+  "--ffn,129" "--ffn,86" "--heads,6" "--heads,4" "--layers,4" "--layers,3"; do
+  args=${spec//,/ }
+  for importance in activation random; do
+    [ "$importance" = random ] && [[ "$args" == --prune* ]] && continue
+    out="$work/st-prune-${args//[ :-]/_}-$importance.gguf"
+    "$B/slmc" compile "$st" $args --calib "$work/st-blocks.stats" --importance "$importance" --seed 1 -o "$out" --quiet
+    read -r ppl k top1 < <(kld "$out" "$st" --tokens "$work/st-eval.tokens")
+    imp=$importance
+    [[ "$args" == --prune* ]] && imp="-"
+    echo "| ${args#--prune } | $imp | $ppl | $k | $top1% |"
   done
 done
 fi
