@@ -55,7 +55,8 @@ static const char usage_text[] =
     "                       sparsegpt (with weight reconstruction; --calib from slmc calibrate --gram)\n"
     "  --sparsity S         fraction of each row (or tensor) set to zero, in [0, 1) (default 0.5)\n"
     "  --pattern N:M        keep N of every M consecutive weights of a row instead (2:4, 4:8)\n"
-    "  --prune-scope U      row (default) or tensor: the unit whose weights are compared\n"
+    "  --prune-scope U      row (default), tensor, or global (one threshold for the whole model,\n"
+    "                       each layer capped at --max-layer-sparsity X): the unit compared\n"
     "  --schedule owl       per-layer sparsities from the layers' outlier ratios (OWL), averaging S;\n"
     "                       --owl-lambda X sets their spread (+-0.08); default: uniform\n"
     "  --sparsity-for R=S   tensors matching regex R get sparsity S (first match wins; 0 = unpruned)\n"
@@ -122,7 +123,8 @@ static int parse_args(int argc, char **argv, compile_args *a) {
         OPT_FORMAT,
         OPT_SPARSITY_FOR,
         OPT_SCHEDULE,
-        OPT_OWL_LAMBDA
+        OPT_OWL_LAMBDA,
+        OPT_MAX_LAYER_SPARSITY
     };
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 'T'},
@@ -148,6 +150,7 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                                          {"sparsity-for", required_argument, 0, OPT_SPARSITY_FOR},
                                          {"schedule", required_argument, 0, OPT_SCHEDULE},
                                          {"owl-lambda", required_argument, 0, OPT_OWL_LAMBDA},
+                                         {"max-layer-sparsity", required_argument, 0, OPT_MAX_LAYER_SPARSITY},
                                          {"tokenizer", required_argument, 0, 't'},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
@@ -229,9 +232,10 @@ static int parse_args(int argc, char **argv, compile_args *a) {
                 rc = slmc_usage_error(TOOL, "--pattern '%s': expected N:M with 0 < N < M <= 64 (e.g. 2:4)", optarg);
             break;
         case OPT_PRUNE_SCOPE:
-            if (!strcmp(optarg, "row") || !strcmp(optarg, "tensor"))
-                a->prune_opts.scope = !strcmp(optarg, "row") ? SLMC_PRUNE_PER_ROW : SLMC_PRUNE_PER_TENSOR;
-            else rc = slmc_usage_error(TOOL, "--prune-scope '%s': expected row or tensor", optarg);
+            if (!strcmp(optarg, "row")) a->prune_opts.scope = SLMC_PRUNE_PER_ROW;
+            else if (!strcmp(optarg, "tensor")) a->prune_opts.scope = SLMC_PRUNE_PER_TENSOR;
+            else if (!strcmp(optarg, "global")) a->prune_opts.scope = SLMC_PRUNE_GLOBAL;
+            else rc = slmc_usage_error(TOOL, "--prune-scope '%s': expected row, tensor or global", optarg);
             break;
         case OPT_FFN:
         case OPT_HEADS:
@@ -271,6 +275,14 @@ static int parse_args(int argc, char **argv, compile_args *a) {
             a->prune_opts.owl_lambda = strtod(optarg, &end);
             if (*optarg == 0 || *end != 0 || !(a->prune_opts.owl_lambda > 0 && a->prune_opts.owl_lambda < 0.5))
                 rc = slmc_usage_error(TOOL, "--owl-lambda '%s': expected a number in (0, 0.5)", optarg);
+            break;
+        }
+        case OPT_MAX_LAYER_SPARSITY: {
+            char *end;
+            a->prune_opts.max_layer_sparsity = strtod(optarg, &end);
+            if (*optarg == 0 || *end != 0 || !(a->prune_opts.max_layer_sparsity > 0 &&
+                                               a->prune_opts.max_layer_sparsity < 1))
+                rc = slmc_usage_error(TOOL, "--max-layer-sparsity '%s': expected a fraction in (0, 1)", optarg);
             break;
         }
         case OPT_FORMAT:
@@ -392,7 +404,8 @@ static void report_prune(const compile_args *a, const slmc_prune_pass *p) {
     uint64_t zeros = 0, total = 0, inexact = 0;
     char what[64];
     if (o->group_m > 0) snprintf(what, sizeof what, "pattern %d:%d", o->keep_n, o->group_m);
-    else snprintf(what, sizeof what, "sparsity %.3g per %s", o->sparsity, o->scope == SLMC_PRUNE_PER_ROW ? "row" : "tensor");
+    else snprintf(what, sizeof what, "sparsity %.3g per %s", o->sparsity,
+                  o->scope == SLMC_PRUNE_PER_ROW ? "row" : o->scope == SLMC_PRUNE_PER_TENSOR ? "tensor" : "model");
     fprintf(stderr, "slmc: pruned %u tensors (%s, %s):\n", p->n_tensors, slmc_prune_method_name(o->method), what);
     for (uint32_t i = 0; i < p->n_tensors; i++) {
         const slmc_prune_tensor *pt = &p->tensors[i];

@@ -129,7 +129,8 @@ static slm_status prune_matrix(slmc_prune_tensor *pt, float *w, int64_t rows, in
         }
         free(all);
     } else {
-        const uint64_t total = (uint64_t)(rows * n), k = (uint64_t)floor(pt->sparsity * (double)total);
+        const uint64_t total = (uint64_t)(rows * n);
+        const uint64_t k = pt->quota >= 0 ? (uint64_t)pt->quota : (uint64_t)floor(pt->sparsity * (double)total);
         scored *v = malloc(sizeof(scored) * (size_t)total);
         if (!v) return slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory pruning", pt->t->name);
         for (uint64_t i = 0; i < total; i++) v[i] = (scored){score_of(pt, w[i], (int64_t)(i % (uint64_t)n)), i};
@@ -218,6 +219,109 @@ static slm_status owl_schedule(slmc_prune_pass *p, uint32_t n_layer, double *lay
     return SLM_OK;
 }
 
+/* ---------------------------------------------------------- global */
+
+/* Scores are non-negative floats: their bit patterns sort like them. */
+static inline uint32_t score_bits(float s) {
+    uint32_t b;
+    memcpy(&b, &s, sizeof b);
+    return b;
+}
+
+/* Calls fn on every score of every target tensor (reading each once). */
+typedef void (*score_fn)(void *ctx, uint32_t tensor, uint32_t bits);
+static slm_status for_each_score(slmc_prune_pass *p, score_fn fn, void *ctx, slm_diag *d) {
+    for (uint32_t i = 0; i < p->n_tensors; i++) {
+        slmc_prune_tensor *pt = &p->tensors[i];
+        slm_tensor *src = &pt->source;
+        const int64_t n = src->ne[0], rows = slm_tensor_nrows(src);
+        float *w = malloc(sizeof(float) * (size_t)(n * rows));
+        slm_status st = w ? slm_tensor_acquire(src, d) : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+        if (st == SLM_OK) st = slm_tensor_rows_f32(src, 0, rows, w, d);
+        slm_tensor_release(src);
+        for (int64_t k = 0; st == SLM_OK && k < n * rows; k++) fn(ctx, i, score_bits(score_of(pt, w[k], k % n)));
+        free(w);
+        if (st != SLM_OK) return st;
+    }
+    return SLM_OK;
+}
+
+typedef struct global_hist {
+    uint64_t *bucket; /* 65536 */
+    uint32_t high;    /* pass 2: only scores with these high 16 bits */
+    uint32_t threshold;
+    uint64_t *below, *equal; /* per tensor: scores below / at the threshold */
+} global_hist;
+
+static void count_high(void *ctx, uint32_t t, uint32_t bits) {
+    (void)t;
+    ((global_hist *)ctx)->bucket[bits >> 16]++;
+}
+static void count_low(void *ctx, uint32_t t, uint32_t bits) {
+    (void)t;
+    global_hist *h = ctx;
+    if (bits >> 16 == h->high) h->bucket[bits & 0xFFFF]++;
+}
+static void count_tensor(void *ctx, uint32_t t, uint32_t bits) {
+    global_hist *h = ctx;
+    h->below[t] += bits < h->threshold;
+    h->equal[t] += bits == h->threshold;
+}
+
+/* Each tensor's quota: the k = floor(S * all) lowest scores of the model
+ * (ties at the threshold to the earlier tensors), then each layer capped. */
+static slm_status global_quotas(slmc_prune_pass *p, uint32_t n_layer, slm_diag *d) {
+    global_hist h = {calloc(65536, sizeof(uint64_t)), 0, 0, calloc(p->n_tensors, sizeof(uint64_t)),
+                     calloc(p->n_tensors, sizeof(uint64_t))};
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < p->n_tensors; i++) total += (uint64_t)slm_tensor_nelements(p->tensors[i].t);
+    const uint64_t k = (uint64_t)floor(p->opts.sparsity * (double)total);
+    slm_status st = h.bucket && h.below && h.equal ? SLM_OK : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    /* the k-th lowest score's bits: high half, then low half */
+    if (st == SLM_OK) st = for_each_score(p, count_high, &h, d);
+    uint64_t before = 0;
+    if (st == SLM_OK) {
+        uint32_t b = 0;
+        while (b < 65535 && before + h.bucket[b] <= k) before += h.bucket[b++];
+        h.high = b;
+        memset(h.bucket, 0, 65536 * sizeof(uint64_t));
+        st = for_each_score(p, count_low, &h, d);
+    }
+    if (st == SLM_OK) {
+        uint32_t b = 0;
+        while (b < 65535 && before + h.bucket[b] <= k) before += h.bucket[b++];
+        h.threshold = h.high << 16 | b;
+        st = for_each_score(p, count_tensor, &h, d);
+    }
+    if (st == SLM_OK) {
+        uint64_t below = 0;
+        for (uint32_t i = 0; i < p->n_tensors; i++) below += h.below[i];
+        uint64_t ties = k > below ? k - below : 0;
+        for (uint32_t i = 0; i < p->n_tensors; i++) {
+            const uint64_t take = ties < h.equal[i] ? ties : h.equal[i];
+            p->tensors[i].quota = (int64_t)(h.below[i] + take);
+            ties -= take;
+        }
+        /* the per-layer cap */
+        const double cap = p->opts.max_layer_sparsity > 0 ? p->opts.max_layer_sparsity : 1.0;
+        for (uint32_t l = 0; l < n_layer; l++) {
+            uint64_t q = 0, size = 0;
+            for (uint32_t i = 0; i < p->n_tensors; i++)
+                if (layer_of(p->tensors[i].t->name) == (int)l)
+                    q += (uint64_t)p->tensors[i].quota, size += (uint64_t)slm_tensor_nelements(p->tensors[i].t);
+            const double limit = floor(cap * (double)size);
+            if ((double)q <= limit) continue;
+            for (uint32_t i = 0; i < p->n_tensors; i++)
+                if (layer_of(p->tensors[i].t->name) == (int)l)
+                    p->tensors[i].quota = (int64_t)floor((double)p->tensors[i].quota * limit / (double)q);
+        }
+    }
+    free(h.bucket);
+    free(h.below);
+    free(h.equal);
+    return st;
+}
+
 /* ---------------------------------------------------------- attaching */
 
 static slm_status check_opts(const slmc_prune_opts *o, slm_diag *d) {
@@ -239,8 +343,11 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
     slm_status st = check_opts(o, d);
     if (st != SLM_OK) return st;
     const bool wanda = o->method == SLMC_PRUNE_WANDA, sgpt = o->method == SLMC_PRUNE_SPARSEGPT;
-    if (sgpt && o->group_m == 0 && o->scope == SLMC_PRUNE_PER_TENSOR)
-        return slm_diag_set(d, SLM_ERR_USAGE, "--prune sparsegpt chooses per row (or N:M), not per tensor");
+    if (sgpt && o->group_m == 0 && o->scope != SLMC_PRUNE_PER_ROW)
+        return slm_diag_set(d, SLM_ERR_USAGE, "--prune sparsegpt chooses per row (or N:M), not per tensor or globally");
+    if (o->scope == SLMC_PRUNE_GLOBAL && (o->owl || o->sparsity_rules))
+        return slm_diag_set(d, SLM_ERR_USAGE, "--prune-scope global sets every tensor's share itself: it does not "
+                            "combine with --schedule owl or --sparsity-for");
     if ((wanda || sgpt) && !stats)
         return slm_diag_set(d, SLM_ERR_INPUT, "--prune %s needs activation statistics: pass --calib STATS from "
                             "slmc calibrate%s", slmc_prune_method_name(o->method), sgpt ? " --gram" : "");
@@ -293,6 +400,8 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
         t->load_ctx = pt;
         t->zero_mask = pt->mask;
     }
+    for (uint32_t i = 0; i < p->n_tensors; i++) p->tensors[i].quota = -1;
+    if (st == SLM_OK && o->group_m == 0 && o->scope == SLMC_PRUNE_GLOBAL) st = global_quotas(p, m->hp.n_layer, d);
     /* each tensor's target sparsity */
     double *layer_sparsity = NULL;
     if (st == SLM_OK && o->owl && o->group_m == 0) {

@@ -34,7 +34,10 @@
 #include "slmc_tensor_rules.h"
 
 typedef enum slmc_prune_method { SLMC_PRUNE_MAGNITUDE, SLMC_PRUNE_WANDA, SLMC_PRUNE_SPARSEGPT } slmc_prune_method;
-typedef enum slmc_prune_scope { SLMC_PRUNE_PER_ROW, SLMC_PRUNE_PER_TENSOR } slmc_prune_scope;
+/* GLOBAL: one threshold for every target tensor (the lowest scores of the
+ * whole model go), each layer capped at max_layer_sparsity; the cap wins,
+ * so the total can fall short of the target when it binds. */
+typedef enum slmc_prune_scope { SLMC_PRUNE_PER_ROW, SLMC_PRUNE_PER_TENSOR, SLMC_PRUNE_GLOBAL } slmc_prune_scope;
 
 typedef struct slmc_prune_opts {
     slmc_prune_method method;
@@ -51,6 +54,7 @@ typedef struct slmc_prune_opts {
     const slmc_tensor_rules *sparsity_rules;
     bool owl;
     double owl_lambda, owl_m; /* 0 = 0.08 and 5, the paper's defaults */
+    double max_layer_sparsity; /* GLOBAL: cap per layer; 0 = none */
     int n_threads;          /* 0 = all cores; the result does not depend on it */
 } slmc_prune_opts;
 
@@ -68,6 +72,7 @@ typedef struct slmc_prune_tensor {
     const double *gram;         /* sparsegpt: [ne[0] * ne[0]] */
     uint8_t *mask;              /* bit per element, row-major: 1 = pruned */
     double sparsity;            /* unstructured: this tensor's target */
+    int64_t quota;              /* GLOBAL: weights to prune in this tensor; -1 otherwise */
     uint64_t n_zero, n_total;   /* after the last prune of this tensor */
 } slmc_prune_tensor;
 

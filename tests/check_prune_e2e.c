@@ -331,7 +331,47 @@ START_TEST(sparsity_schedules) {
     ck_assert_double_le(hi - lo, 0.2 + 0.01);
     ck_assert_double_eq_tol(mean, 0.5, 0.01);
     slm_model_free(m);
+    /* global: exactly floor(S * all) zeros over the model, the lowest |w| of
+     * all its blocks' weights; with a cap, no layer above it */
+    for (int capped = 0; capped < 2; capped++) {
+        snprintf(out, sizeof out, "%s", ts_tmp("global.gguf"));
+        ck_assert_int_eq(run("%s prune %s -o %s %s", out,
+                             capped ? "--sparsity 0.5 --prune-scope global --max-layer-sparsity 0.45"
+                                    : "--sparsity 0.5 --prune-scope global"),
+                         0);
+        slm_model *orig = open_model(tiny());
+        m = open_model(out);
+        static const char *kinds[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+        int64_t zeros = 0, all = 0;
+        float max_pruned = -1, min_kept = INFINITY;
+        for (int l = 0; l < 4; l++) {
+            int64_t layer_zeros = 0, layer_all = 0;
+            for (int k = 0; k < 7; k++) {
+                char name[64];
+                snprintf(name, sizeof name, "blk.%d.%s.weight", l, kinds[k]);
+                int64_t rows, n;
+                float *w = values(orig, name, &rows, &n), *p = values(m, name, &rows, &n);
+                for (int64_t i = 0; i < rows * n; i++) {
+                    if (p[i] == 0.0f) layer_zeros++, max_pruned = fmaxf(max_pruned, fabsf(w[i]));
+                    else min_kept = fminf(min_kept, fabsf(w[i]));
+                }
+                layer_all += rows * n;
+                free(w);
+                free(p);
+            }
+            if (capped) ck_assert_int_le(layer_zeros, (int64_t)floor(0.45 * (double)layer_all));
+            zeros += layer_zeros;
+            all += layer_all;
+        }
+        if (!capped) {
+            ck_assert_int_eq(zeros, (int64_t)floor(0.5 * (double)all));
+            ck_assert(max_pruned <= min_kept);
+        }
+        slm_model_free(orig);
+        slm_model_free(m);
+    }
     expect_error_extra("--sparsity-for ffn=1.5", 2, "expected REGEX=NUMBER");
+    expect_error_extra("--prune-scope global --schedule owl", 2, "does not combine");
     expect_error_extra("--schedule sideways", 2, "expected uniform or owl");
 }
 END_TEST
