@@ -162,6 +162,31 @@ static slm_status load_pruned(void *ctx, const slm_tensor *t, void *dst, slm_dia
     return st;
 }
 
+/* Scores are non-negative floats: their bit patterns sort like them. */
+static inline uint32_t score_bits(float s) {
+    uint32_t b;
+    memcpy(&b, &s, sizeof b);
+    return b;
+}
+
+/* Calls fn on every score of every target tensor (reading each once). */
+typedef void (*score_fn)(void *ctx, uint32_t tensor, float score);
+static slm_status for_each_score(slmc_prune_pass *p, score_fn fn, void *ctx, slm_diag *d) {
+    for (uint32_t i = 0; i < p->n_tensors; i++) {
+        slmc_prune_tensor *pt = &p->tensors[i];
+        slm_tensor *src = &pt->source;
+        const int64_t n = src->ne[0], rows = slm_tensor_nrows(src);
+        float *w = malloc(sizeof(float) * (size_t)(n * rows));
+        slm_status st = w ? slm_tensor_acquire(src, d) : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+        if (st == SLM_OK) st = slm_tensor_rows_f32(src, 0, rows, w, d);
+        slm_tensor_release(src);
+        for (int64_t k = 0; st == SLM_OK && k < n * rows; k++) fn(ctx, i, score_of(pt, w[k], k % n));
+        free(w);
+        if (st != SLM_OK) return st;
+    }
+    return SLM_OK;
+}
+
 /* ------------------------------------------------------------- OWL */
 
 static int layer_of(const char *name) { return (int)strtol(name + 4, NULL, 10); }
@@ -169,30 +194,40 @@ static int layer_of(const char *name) { return (int)strtol(name + 4, NULL, 10); 
 /* The layer-outlier ratio of layer l: the fraction of its target weights
  * whose score exceeds m times the layer's mean score. Reads each weight
  * twice (mean, then count) to keep memory at one tensor. */
-static slm_status outlier_ratio(slmc_prune_pass *p, int l, double m_factor, double *ratio, slm_diag *d) {
-    double sum = 0, count = 0, above = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        const double threshold = pass ? m_factor * sum / count : 0;
-        for (uint32_t i = 0; i < p->n_tensors; i++) {
-            slmc_prune_tensor *pt = &p->tensors[i];
-            if (layer_of(pt->t->name) != l) continue;
-            slm_tensor *src = &pt->source;
-            const int64_t n = src->ne[0], rows = slm_tensor_nrows(src);
-            float *w = malloc(sizeof(float) * (size_t)(n * rows));
-            slm_status st = w ? slm_tensor_acquire(src, d) : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
-            if (st == SLM_OK) st = slm_tensor_rows_f32(src, 0, rows, w, d);
-            slm_tensor_release(src);
-            for (int64_t k = 0; st == SLM_OK && k < n * rows; k++) {
-                const double sc = score_of(pt, w[k], k % n);
-                if (pass) above += sc > threshold;
-                else sum += sc, count++;
-            }
-            free(w);
-            if (st != SLM_OK) return st;
-        }
+/* Per layer: the mean score (pass 0), then how many exceed m times it. */
+typedef struct owl_counts {
+    const int *layer; /* of each target tensor */
+    double m;
+    int pass;
+    double *sum, *count, *above;
+} owl_counts;
+
+static void owl_count(void *ctx, uint32_t t, float score) {
+    owl_counts *c = ctx;
+    const int l = c->layer[t];
+    if (c->pass == 0) c->sum[l] += score, c->count[l]++;
+    else c->above[l] += score > c->m * c->sum[l] / c->count[l];
+}
+
+/* Layer-outlier ratios (the fraction of a layer's target weights whose score
+ * exceeds m times the layer's mean score), reading the weights twice. */
+static slm_status outlier_ratios(slmc_prune_pass *p, uint32_t n_layer, double m, double *ratio, slm_diag *d) {
+    int *layer = malloc(sizeof(int) * (p->n_tensors ? p->n_tensors : 1));
+    double *buf = calloc(3 * (size_t)n_layer, sizeof(double));
+    if (!layer || !buf) {
+        free(layer);
+        free(buf);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
     }
-    *ratio = count > 0 ? above / count : 0;
-    return SLM_OK;
+    for (uint32_t i = 0; i < p->n_tensors; i++) layer[i] = layer_of(p->tensors[i].t->name);
+    owl_counts c = {layer, m, 0, buf, buf + n_layer, buf + 2 * (size_t)n_layer};
+    slm_status st = for_each_score(p, owl_count, &c, d);
+    c.pass = 1;
+    if (st == SLM_OK) st = for_each_score(p, owl_count, &c, d);
+    for (uint32_t l = 0; l < n_layer; l++) ratio[l] = c.count[l] > 0 ? c.above[l] / c.count[l] : 0;
+    free(layer);
+    free(buf);
+    return st;
 }
 
 /* OWL's per-layer sparsities around o->sparsity. */
@@ -200,9 +235,9 @@ static slm_status owl_schedule(slmc_prune_pass *p, uint32_t n_layer, double *lay
     const slmc_prune_opts *o = &p->opts;
     const double lambda = o->owl_lambda > 0 ? o->owl_lambda : 0.08, m = o->owl_m > 0 ? o->owl_m : 5;
     double lo = INFINITY, hi = -INFINITY;
+    slm_status st = outlier_ratios(p, n_layer, m, layer_sparsity, d);
+    if (st != SLM_OK) return st;
     for (uint32_t l = 0; l < n_layer; l++) {
-        slm_status st = outlier_ratio(p, (int)l, m, &layer_sparsity[l], d);
-        if (st != SLM_OK) return st;
         lo = fmin(lo, layer_sparsity[l]);
         hi = fmax(hi, layer_sparsity[l]);
     }
@@ -221,31 +256,6 @@ static slm_status owl_schedule(slmc_prune_pass *p, uint32_t n_layer, double *lay
 
 /* ---------------------------------------------------------- global */
 
-/* Scores are non-negative floats: their bit patterns sort like them. */
-static inline uint32_t score_bits(float s) {
-    uint32_t b;
-    memcpy(&b, &s, sizeof b);
-    return b;
-}
-
-/* Calls fn on every score of every target tensor (reading each once). */
-typedef void (*score_fn)(void *ctx, uint32_t tensor, uint32_t bits);
-static slm_status for_each_score(slmc_prune_pass *p, score_fn fn, void *ctx, slm_diag *d) {
-    for (uint32_t i = 0; i < p->n_tensors; i++) {
-        slmc_prune_tensor *pt = &p->tensors[i];
-        slm_tensor *src = &pt->source;
-        const int64_t n = src->ne[0], rows = slm_tensor_nrows(src);
-        float *w = malloc(sizeof(float) * (size_t)(n * rows));
-        slm_status st = w ? slm_tensor_acquire(src, d) : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
-        if (st == SLM_OK) st = slm_tensor_rows_f32(src, 0, rows, w, d);
-        slm_tensor_release(src);
-        for (int64_t k = 0; st == SLM_OK && k < n * rows; k++) fn(ctx, i, score_bits(score_of(pt, w[k], k % n)));
-        free(w);
-        if (st != SLM_OK) return st;
-    }
-    return SLM_OK;
-}
-
 typedef struct global_hist {
     uint64_t *bucket; /* 65536 */
     uint32_t high;    /* pass 2: only scores with these high 16 bits */
@@ -253,17 +263,19 @@ typedef struct global_hist {
     uint64_t *below, *equal; /* per tensor: scores below / at the threshold */
 } global_hist;
 
-static void count_high(void *ctx, uint32_t t, uint32_t bits) {
+static void count_high(void *ctx, uint32_t t, float score) {
     (void)t;
-    ((global_hist *)ctx)->bucket[bits >> 16]++;
+    ((global_hist *)ctx)->bucket[score_bits(score) >> 16]++;
 }
-static void count_low(void *ctx, uint32_t t, uint32_t bits) {
+static void count_low(void *ctx, uint32_t t, float score) {
     (void)t;
     global_hist *h = ctx;
+    const uint32_t bits = score_bits(score);
     if (bits >> 16 == h->high) h->bucket[bits & 0xFFFF]++;
 }
-static void count_tensor(void *ctx, uint32_t t, uint32_t bits) {
+static void count_tensor(void *ctx, uint32_t t, float score) {
     global_hist *h = ctx;
+    const uint32_t bits = score_bits(score);
     h->below[t] += bits < h->threshold;
     h->equal[t] += bits == h->threshold;
 }
