@@ -13,6 +13,7 @@
 
 #include "slm_hdf5.h"
 #include "slm_json.h"
+#include "slmc_rng.h"
 
 #define READ_BLOCK (64u << 10)
 #define TEXT_PIECE (1u << 20) /* tokenize text this much at a time */
@@ -64,19 +65,12 @@ typedef struct reader {
     slm_diag *d;
 } reader;
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Algorithm R: chunk number `seen` replaces a random slot with probability
  * keep / (seen + 1), so every chunk ends up kept with equal probability. */
 static void sample_chunks(reader *r) {
     size_t off = 0;
     for (; r->n - off >= r->chunk; off += r->chunk, r->seen++) {
-        uint64_t slot = r->seen < r->keep ? r->seen : splitmix64(&r->rng) % (r->seen + 1);
+        uint64_t slot = r->seen < r->keep ? r->seen : slmc_rng_next(&r->rng) % (r->seen + 1);
         if (slot >= r->keep) continue;
         memcpy(r->slots + slot * r->chunk, r->ids + off, r->chunk * sizeof *r->ids);
         r->slot_chunk[slot] = r->seen;

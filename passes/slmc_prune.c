@@ -88,7 +88,7 @@ static void select_lowest(scored *v, uint64_t n, uint64_t k) {
 
 static inline float score_of(const slmc_prune_tensor *pt, float w, int64_t col) {
     float s = fabsf(w);
-    if (pt->col_sum_x2) s *= (float)sqrt(pt->col_sum_x2[col]);
+    if (pt->col_norm) s *= pt->col_norm[col];
     return s;
 }
 
@@ -395,7 +395,13 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
         p->n_tensors++;
         pt->t = t;
         pt->pass = p;
-        pt->col_sum_x2 = wanda ? e->sum_x2 : NULL;
+        if (wanda) { /* once per column, not once per weight */
+            if (!(pt->col_norm = malloc(sizeof(float) * (size_t)t->ne[0]))) {
+                st = slm_diag_set(d, SLM_ERR_NOMEM, "tensor '%s': out of memory", t->name);
+                break;
+            }
+            for (int64_t j = 0; j < t->ne[0]; j++) pt->col_norm[j] = (float)sqrt(e->sum_x2[j]);
+        }
         pt->gram = sgpt ? e->gram : NULL;
         /* the tensor's source moves into the pass; the model keeps owning
          * any buffer (t->owned) */
@@ -438,7 +444,10 @@ slm_status slmc_prune_attach(slm_model *m, const slmc_prune_opts *o, const slmc_
 
 void slmc_prune_pass_free(slmc_prune_pass *p) {
     if (!p) return;
-    for (uint32_t i = 0; i < p->n_tensors; i++) free(p->tensors[i].mask);
+    for (uint32_t i = 0; i < p->n_tensors; i++) {
+        free(p->tensors[i].mask);
+        free(p->tensors[i].col_norm);
+    }
     free(p->tensors);
     free(p);
 }

@@ -68,7 +68,7 @@ typedef struct slmc_prune_tensor {
     slm_tensor *t;
     struct slmc_prune_pass *pass;
     slm_tensor source;          /* the tensor as it was: type, bytes, loader */
-    const double *col_sum_x2;   /* wanda: [ne[0]] */
+    float *col_norm;            /* wanda: ||X_j||_2 per column [ne[0]], owned */
     const double *gram;         /* sparsegpt: [ne[0] * ne[0]] */
     uint8_t *mask;              /* bit per element, row-major: 1 = pruned */
     double sparsity;            /* unstructured: this tensor's target */

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slmc_rng.h"
+
 /* ------------------------------------------------------------ loading */
 
 /* A tensor made of some rows (axis 1) or columns (axis 0) of a source. */
@@ -113,13 +115,6 @@ static int index_cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* The k best of n scores, as sorted indices into keep[]. */
 static void best_k(ranked *r, int64_t n, int64_t k, int64_t *keep) {
     qsort(r, (size_t)n, sizeof *r, ranked_cmp);
@@ -163,7 +158,7 @@ static slm_status prune_ffn(slm_model *m, int64_t k, const slmc_structured_opts 
         slmc_stats_entry *e = NULL;
         if (o->importance == SLMC_IMPORTANCE_ACTIVATION && (st = stats_of(stats, down, &e, d)) != SLM_OK) break;
         for (int64_t i = 0; i < n_ff; i++)
-            r[i] = (ranked){o->importance == SLMC_IMPORTANCE_RANDOM ? (double)splitmix64(&rng) : e->sum_x2[i], i};
+            r[i] = (ranked){o->importance == SLMC_IMPORTANCE_RANDOM ? (double)slmc_rng_next(&rng) : e->sum_x2[i], i};
         best_k(r, n_ff, k, keep);
         st = regather(m, gate, 1, keep, k, d);
         if (st == SLM_OK) st = regather(m, up, 1, keep, k, d);
@@ -211,7 +206,7 @@ static slm_status prune_heads(slm_model *m, int64_t h_new, const slmc_structured
             double s = 0;
             if (e)
                 for (int64_t c = h * hd; c < (h + 1) * hd; c++) s += e->sum_x2[c];
-            score[h] = o->importance == SLMC_IMPORTANCE_RANDOM ? (double)splitmix64(&rng) : s;
+            score[h] = o->importance == SLMC_IMPORTANCE_RANDOM ? (double)slmc_rng_next(&rng) : s;
         }
         int64_t nq = 0;
         if (shrink) {
@@ -306,7 +301,7 @@ static slm_status prune_layers(slm_model *m, int64_t k, const slmc_structured_op
     uint64_t rng = o->seed;
     slm_status st = r && keep && kept ? SLM_OK : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
     for (uint32_t l = 0; l < n && st == SLM_OK; l++)
-        r[l] = (ranked){o->importance == SLMC_IMPORTANCE_RANDOM ? (double)splitmix64(&rng)
+        r[l] = (ranked){o->importance == SLMC_IMPORTANCE_RANDOM ? (double)slmc_rng_next(&rng)
                                                                  : slmc_stats_block_influence(stats, l),
                         l};
     if (st == SLM_OK) best_k(r, n, k, keep);

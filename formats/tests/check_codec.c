@@ -30,18 +30,6 @@ static float float_of(uint32_t u) {
     return f;
 }
 
-/* xorshift32: deterministic inputs, so a failure reproduces. */
-static uint32_t rng_next(uint32_t *s) {
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
-/* Uniform in [-1, 1). */
-static float rng_unit(uint32_t *s) { return (float)(rng_next(s) >> 8) * 0x1p-23f - 1.0f; }
-
 /* Exhaustive loops record failures and assert once: each passing
  * ck_assert costs a message to the Check parent process. */
 #define EXPECT_BEGIN()       \
@@ -324,9 +312,9 @@ START_TEST(test_f16_nearest_random) {
     EXPECT_BEGIN();
     uint32_t s = 12345;
     for (int i = 0; i < 1000000; i++) {
-        uint32_t u = rng_next(&s);
+        uint32_t u = ts_rng_next(&s);
         /* Exponents 2^-30 .. 2^15 cover subnormal and normal halves. */
-        u = (u & 0x807FFFFFu) | ((97u + (rng_next(&s) % 46u)) << 23);
+        u = (u & 0x807FFFFFu) | ((97u + (ts_rng_next(&s) % 46u)) << 23);
         float f = float_of(u);
         if (fabsf(f) >= 65520.0f) continue;
         uint16_t h = slm_f32_to_f16(f);
@@ -597,7 +585,7 @@ START_TEST(test_q_roundtrip_error) {
     static float x[N], y[N];
     static uint8_t buf[NB * 34];
     for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
-        for (int i = 0; i < N; i++) x[i] = scales[k] * rng_unit(&s) * (i % 7 == 0 ? 3.0f : 1.0f);
+        for (int i = 0; i < N; i++) x[i] = scales[k] * ts_rng_unit(&s) * (i % 7 == 0 ? 3.0f : 1.0f);
 
         encode(SLM_TYPE_Q8_0, x, buf, N);
         decode(SLM_TYPE_Q8_0, buf, y, N);

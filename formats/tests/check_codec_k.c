@@ -21,17 +21,6 @@
 
 static const int8_t K_IQ4[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-static uint32_t rng_next(uint32_t *s) {
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
-/* Uniform in [-1, 1). */
-static float rng_unit(uint32_t *s) { return (float)(rng_next(s) >> 8) * 0x1p-23f - 1.0f; }
-
 static uint32_t bits_of(float f) {
     uint32_t u;
     memcpy(&u, &f, sizeof u);
@@ -42,8 +31,8 @@ static float f16_at(const uint8_t *b) { return slm_f16_to_f32((uint16_t)(b[0] | 
 
 /* A random finite fp16 of moderate size, stored at b (the decoders' scales). */
 static void put_random_f16(uint8_t *b, uint32_t *s, int allow_negative) {
-    float v = (float)(1 + rng_next(s) % 1000) / 512.0f;
-    if (allow_negative && (rng_next(s) & 1)) v = -v;
+    float v = (float)(1 + ts_rng_next(s) % 1000) / 512.0f;
+    if (allow_negative && (ts_rng_next(s) & 1)) v = -v;
     uint16_t h = slm_f32_to_f16(v);
     b[0] = (uint8_t)h;
     b[1] = (uint8_t)(h >> 8);
@@ -227,7 +216,7 @@ START_TEST(test_decode_matches_layout) {
     float y[2 * 256];
     EXPECT_BEGIN();
     for (int iter = 0; iter < 200; iter++) {
-        for (int i = 0; i < 2 * tt->type_size; i++) buf[i] = (uint8_t)rng_next(&s);
+        for (int i = 0; i < 2 * tt->type_size; i++) buf[i] = (uint8_t)ts_rng_next(&s);
         for (int blk = 0; blk < 2; blk++)
             for (int f = 0; f < 2; f++)
                 if (dc->f16_at[f] >= 0) put_random_f16(buf + blk * tt->type_size + dc->f16_at[f], &s, 1);
@@ -356,7 +345,7 @@ START_TEST(test_quantize_row_null_is_ref) {
     static float x[N];
     static uint8_t a[N * 4], b[N * 4];
     uint32_t s = 99;
-    for (int i = 0; i < N; i++) x[i] = rng_unit(&s) * (i % 5 == 0 ? 4.0f : 1.0f);
+    for (int i = 0; i < N; i++) x[i] = ts_rng_unit(&s) * (i % 5 == 0 ? 4.0f : 1.0f);
     int n_types = 0;
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
         const slm_type_traits *tt = slm_type_traits_get(t);
@@ -381,7 +370,7 @@ START_TEST(test_weighted_row_statistics) {
     static float x[N], qw[N];
     static uint8_t a[N * 4], b[N * 4];
     uint32_t s = 7;
-    for (int i = 0; i < N; i++) x[i] = rng_unit(&s), qw[i] = 0.5f + (float)(rng_next(&s) % 100) / 50.0f;
+    for (int i = 0; i < N; i++) x[i] = ts_rng_unit(&s), qw[i] = 0.5f + (float)(ts_rng_next(&s) % 100) / 50.0f;
     const slm_type legacy[] = {SLM_TYPE_Q4_0, SLM_TYPE_Q4_1, SLM_TYPE_Q5_0, SLM_TYPE_Q5_1};
     for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++) {
         const slm_type_traits *tt = slm_type_traits_get(legacy[i]);
@@ -407,7 +396,7 @@ START_TEST(test_weighted_row_statistics) {
         encode_row(k[i], x, a, N, qw);
         encode_row(k[i], x, b, N, NULL);
         ck_assert_msg(memcmp(a, b, 2 * (size_t)tt->type_size) != 0, "%s: weights ignored", tt->name);
-        for (int j = 0; j < N; j++) qw[j] = 0.5f + (float)(rng_next(&s) % 100) / 50.0f;
+        for (int j = 0; j < N; j++) qw[j] = 0.5f + (float)(ts_rng_next(&s) % 100) / 50.0f;
     }
 }
 END_TEST
@@ -439,8 +428,8 @@ START_TEST(test_roundtrip_error) {
     for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
         for (int i = 0; i < N; i++) {
             /* Sum of three uniforms: roughly Gaussian, unbounded-ish tails. */
-            x[i] = scales[k] * (rng_unit(&s) + rng_unit(&s) + rng_unit(&s));
-            qw[i] = 0.1f + (float)(rng_next(&s) % 1000) / 100.0f;
+            x[i] = scales[k] * (ts_rng_unit(&s) + ts_rng_unit(&s) + ts_rng_unit(&s));
+            qw[i] = 0.1f + (float)(ts_rng_next(&s) % 1000) / 100.0f;
         }
         for (int weighted = 0; weighted < 2; weighted++) {
             if (weighted && !tt->quantize_row) continue;

@@ -20,16 +20,6 @@ static const slm_type access_types[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q4_0, SLM_TYPE_Q
                                         SLM_TYPE_Q4_K, SLM_TYPE_Q5_K, SLM_TYPE_Q6_K, SLM_TYPE_IQ4_XS};
 enum { N_ACCESS = sizeof access_types / sizeof *access_types };
 
-static uint32_t rng_next(uint32_t *s) {
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
-static float rng_unit(uint32_t *s) { return (float)(rng_next(s) >> 8) * 0x1p-23f - 1.0f; }
-
 /* One block of type t: encoded from random values (kind 0: plain, 1: with
  * importance weights, 2: with a zero run and an outlier), or random bytes
  * with a finite fp16 scale (kind 3). */
@@ -38,15 +28,15 @@ static void make_block(slm_type t, int kind, uint32_t *s, uint8_t *blk) {
     const size_t bytes = slm_type_row_size(t, span);
     float x[256], w[256];
     for (int i = 0; i < span; i++) {
-        x[i] = rng_unit(s) * ldexpf(1.0f, (int)(rng_next(s) % 6) - 3);
-        w[i] = 0.1f + fabsf(rng_unit(s));
+        x[i] = ts_rng_unit(s) * ldexpf(1.0f, (int)(ts_rng_next(s) % 6) - 3);
+        w[i] = 0.1f + fabsf(ts_rng_unit(s));
     }
     if (kind == 2) {
         for (int i = 0; i < span / 4; i++) x[i] = 0.0f;
         x[span - 1] = 9.0f;
     }
     if (kind == 3) {
-        for (size_t i = 0; i < bytes; i++) blk[i] = (uint8_t)rng_next(s);
+        for (size_t i = 0; i < bytes; i++) blk[i] = (uint8_t)ts_rng_next(s);
         /* keep the fp16 scales finite: clear their exponent's top bit */
         if (t == SLM_TYPE_Q2_K) blk[81] &= 0x3F, blk[83] &= 0x3F;
         else if (t == SLM_TYPE_Q3_K) blk[109] &= 0x3F;
@@ -87,7 +77,7 @@ START_TEST(test_grid_matches_decoder) {
                     continue;
                 }
                 /* rewrite the element: only it changes, to the grid's value */
-                const int k2 = (int)(rng_next(&seed) % (uint32_t)g.n);
+                const int k2 = (int)(ts_rng_next(&seed) % (uint32_t)g.n);
                 memcpy(copy, blk, bytes);
                 slm_qblock_set(t, copy, j, k2);
                 slm_type_traits_get(t)->to_f32(copy, y2, span);
@@ -97,7 +87,7 @@ START_TEST(test_grid_matches_decoder) {
                     snprintf(first, sizeof first, "%s trial %d: writing quant %d at element %d", slm_type_name(t),
                              trial, k2, j);
                 /* nearest: no value of the grid is closer */
-                const float w = y[j] + rng_unit(&seed) * fabsf(g.scale) * 1.5f;
+                const float w = y[j] + ts_rng_unit(&seed) * fabsf(g.scale) * 1.5f;
                 const int kn = slm_qgrid_nearest(&g, w);
                 const float en = fabsf(slm_qgrid_value(&g, kn) - w);
                 for (int c = 0; c < g.n; c++)

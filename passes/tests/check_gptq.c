@@ -17,17 +17,9 @@
 #include "slmc_gptq.h"
 #include "test_support.h"
 
-static uint32_t rng_next(uint32_t *s) {
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
 static float rng_gauss(uint32_t *s) {
     float u = 0;
-    for (int i = 0; i < 12; i++) u += (float)(rng_next(s) >> 8) * 0x1p-24f;
+    for (int i = 0; i < 12; i++) u += (float)(ts_rng_next(s) >> 8) * 0x1p-24f;
     return u - 6.0f;
 }
 
@@ -46,7 +38,7 @@ static layer make_layer(int64_t rows, int64_t n, uint32_t seed) {
     uint32_t s = seed;
     for (int64_t i = 0; i < rows * n; i++) L.w[i] = 0.05f * rng_gauss(&s);
     float *scale = malloc(sizeof(float) * n), *x = malloc(sizeof(float) * n), *z = malloc(sizeof(float) * n);
-    for (int64_t j = 0; j < n; j++) scale[j] = powf(10.0f, 2.0f * (float)(rng_next(&s) % 1000) / 1000.0f - 1.0f);
+    for (int64_t j = 0; j < n; j++) scale[j] = powf(10.0f, 2.0f * (float)(ts_rng_next(&s) % 1000) / 1000.0f - 1.0f);
     double *sum2 = calloc((size_t)n, sizeof(double));
     for (int64_t t = 0; t < L.tokens; t++) {
         for (int64_t j = 0; j < n; j++) z[j] = rng_gauss(&s);

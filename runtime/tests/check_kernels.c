@@ -26,17 +26,6 @@
 
 /* ----------------------------------------------------------- utilities */
 
-static uint32_t rng_next(uint32_t *s) {
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x;
-}
-
-/* Uniform in [-1, 1). */
-static float rng_unit(uint32_t *s) { return (float)(rng_next(s) >> 8) * 0x1p-23f - 1.0f; }
-
 static float float_of(uint32_t u) {
     float f;
     memcpy(&f, &u, sizeof f);
@@ -114,8 +103,8 @@ static void buf_free(test_buf *b) { free(b->base); }
 static void fill_activations(float *x, int n, uint32_t *s) {
     float scale = 1.0f;
     for (int i = 0; i < n; i++) {
-        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(rng_next(s) % 12) - 6);
-        x[i] = rng_unit(s) * scale;
+        if (i % 32 == 0) scale = ldexpf(1.0f, (int)(ts_rng_next(s) % 12) - 6);
+        x[i] = ts_rng_unit(s) * scale;
     }
 }
 
@@ -128,12 +117,12 @@ static void fill_weights(slm_type t, uint8_t *w, int n, uint32_t *s, bool raw) {
         const int nb = n / tt->blck;
         for (int b = 0; b < nb; b++) {
             uint8_t *blk = w + (size_t)b * tt->type_size;
-            for (int j = 0; j < tt->type_size; j++) blk[j] = (uint8_t)rng_next(s);
+            for (int j = 0; j < tt->type_size; j++) blk[j] = (uint8_t)ts_rng_next(s);
             int off[2];
             const int n_f16 = block_f16_offsets(t, off);
             for (int f = 0; f < n_f16; f++) {
                 const uint16_t d =
-                    slm_f32_to_f16(ldexpf(0.5f + 0.5f * fabsf(rng_unit(s)), -(int)(rng_next(s) % 10)));
+                    slm_f32_to_f16(ldexpf(0.5f + 0.5f * fabsf(ts_rng_unit(s)), -(int)(ts_rng_next(s) % 10)));
                 blk[off[f]] = (uint8_t)(d & 0xFF);
                 blk[off[f] + 1] = (uint8_t)(d >> 8);
             }
@@ -142,7 +131,7 @@ static void fill_weights(slm_type t, uint8_t *w, int n, uint32_t *s, bool raw) {
     }
     float *v = malloc((size_t)n * sizeof *v);
     ck_assert_ptr_nonnull(v);
-    for (int i = 0; i < n; i++) v[i] = rng_unit(s) * 0.1f;
+    for (int i = 0; i < n; i++) v[i] = ts_rng_unit(s) * 0.1f;
     tt->from_f32(v, w, n);
     free(v);
 }
@@ -574,7 +563,7 @@ START_TEST(test_simd_f32_helpers_match_scalar) {
         double abs_sum = 0.0;
         for (int i = 1; i <= n; i++) abs_sum += fabs((double)a[i] * b[i]);
         const float want = scalar->dot_f32(n, a + 1, b + 1);
-        const float alpha = rng_unit(&seed) * 3.0f;
+        const float alpha = ts_rng_unit(&seed) * 3.0f;
         memcpy(y_ref, b, (size_t)(n + 1) * sizeof *y);
         scalar->axpy_f32(n, alpha, a + 1, y_ref + 1);
         for (int i = 0; i < n_tables; i++) {
@@ -670,14 +659,14 @@ END_TEST
  * subnormals included), exact rounding ties, tiny and huge magnitudes. */
 static void fill_special_floats(float *x, int n, uint32_t *s) {
     for (int i = 0; i < n; i++) {
-        const uint32_t kind = rng_next(s) % 8;
+        const uint32_t kind = ts_rng_next(s) % 8;
         switch (kind) {
-        case 0: x[i] = float_of(rng_next(s)); break;                        /* any bits */
-        case 1: x[i] = float_of(rng_next(s) & 0x807FFFFFu); break;          /* subnormal */
-        case 2: x[i] = ldexpf(rng_unit(s), (int)(rng_next(s) % 280) - 150); break;
-        case 3: x[i] = (float)((int)(rng_next(s) % 255) - 127) + 0.5f; break; /* halves */
-        case 4: x[i] = rng_next(s) & 1 ? 0.0f : -0.0f; break;
-        default: x[i] = rng_unit(s); break;
+        case 0: x[i] = float_of(ts_rng_next(s)); break;                        /* any bits */
+        case 1: x[i] = float_of(ts_rng_next(s) & 0x807FFFFFu); break;          /* subnormal */
+        case 2: x[i] = ldexpf(ts_rng_unit(s), (int)(ts_rng_next(s) % 280) - 150); break;
+        case 3: x[i] = (float)((int)(ts_rng_next(s) % 255) - 127) + 0.5f; break; /* halves */
+        case 4: x[i] = ts_rng_next(s) & 1 ? 0.0f : -0.0f; break;
+        default: x[i] = ts_rng_unit(s); break;
         }
     }
 }
@@ -688,15 +677,15 @@ static void fill_special_floats(float *x, int n, uint32_t *s) {
  * neighbours. Any difference in how d, id or the product is rounded then
  * flips some of them. */
 static void fill_q8_0_tie_block(float *xb, uint32_t *s) {
-    const float amax = ldexpf(1.0f + fabsf(rng_unit(s)), (int)(rng_next(s) % 40) - 20);
+    const float amax = ldexpf(1.0f + fabsf(ts_rng_unit(s)), (int)(ts_rng_next(s) % 40) - 20);
     const float d = amax / 127;
     const float id = 1.0f / d;
     for (int j = 0; j < 32; j++) {
-        const float tie = ((float)((int)(rng_next(s) % 252) - 126) + 0.5f) / id;
-        const int nudge = (int)(rng_next(s) % 3);
+        const float tie = ((float)((int)(ts_rng_next(s) % 252) - 126) + 0.5f) / id;
+        const int nudge = (int)(ts_rng_next(s) % 3);
         xb[j] = nudge == 0 ? tie : nextafterf(tie, nudge == 1 ? INFINITY : -INFINITY);
     }
-    xb[rng_next(s) % 32] = rng_next(s) & 1 ? amax : -amax;
+    xb[ts_rng_next(s) % 32] = ts_rng_next(s) & 1 ? amax : -amax;
 }
 
 /* Blocks of 32 built to hit the Q8_0 corners: amax 127 (id = 1, so every
@@ -706,28 +695,28 @@ static void fill_q8_0_corner_blocks(float *x, int n_blocks, uint32_t *s) {
     for (int b = 0; b < n_blocks; b++) {
         float *xb = x + 32 * b;
         const int kind = b % 10;
-        for (int j = 0; j < 32; j++) xb[j] = rng_unit(s);
+        for (int j = 0; j < 32; j++) xb[j] = ts_rng_unit(s);
         switch (kind) {
         case 0: /* ties */
-            for (int j = 0; j < 32; j++) xb[j] = (float)((int)(rng_next(s) % 254) - 127) + 0.5f;
-            xb[rng_next(s) % 32] = rng_next(s) & 1 ? 127.0f : -127.0f;
+            for (int j = 0; j < 32; j++) xb[j] = (float)((int)(ts_rng_next(s) % 254) - 127) + 0.5f;
+            xb[ts_rng_next(s) % 32] = ts_rng_next(s) & 1 ? 127.0f : -127.0f;
             break;
-        case 1: xb[rng_next(s) % 32] = NAN; break;
-        case 2: xb[rng_next(s) % 32] = -NAN; break;
-        case 3: xb[rng_next(s) % 32] = rng_next(s) & 1 ? INFINITY : -INFINITY; break;
+        case 1: xb[ts_rng_next(s) % 32] = NAN; break;
+        case 2: xb[ts_rng_next(s) % 32] = -NAN; break;
+        case 3: xb[ts_rng_next(s) % 32] = ts_rng_next(s) & 1 ? INFINITY : -INFINITY; break;
         case 4:
             for (int j = 0; j < 32; j++) xb[j] = j % 3 ? 0.0f : -0.0f;
             break;
         case 5:
-            for (int j = 0; j < 32; j++) xb[j] = float_of(rng_next(s) & 0x800003FFu);
+            for (int j = 0; j < 32; j++) xb[j] = float_of(ts_rng_next(s) & 0x800003FFu);
             break;
         case 6:
-            for (int j = 0; j < 32; j++) xb[j] = rng_unit(s) * FLT_MAX;
+            for (int j = 0; j < 32; j++) xb[j] = ts_rng_unit(s) * FLT_MAX;
             break;
         case 7: fill_special_floats(xb, 32, s); break;
         case 8: fill_q8_0_tie_block(xb, s); break;
         default: /* products land near .5 by chance */
-            for (int j = 0; j < 32; j++) xb[j] = ldexpf(rng_unit(s), (int)(rng_next(s) % 20) - 10);
+            for (int j = 0; j < 32; j++) xb[j] = ldexpf(ts_rng_unit(s), (int)(ts_rng_next(s) % 20) - 10);
             break;
         }
     }
@@ -747,7 +736,7 @@ START_TEST(test_simd_prepare_identical_bytes) {
         else fill_special_floats(x, N_FLOATS, &seed);
         if (round == 3) /* no NaN: Q8_K's 256-blocks would all go to the reference encoder */
             for (int i = 0; i < N_FLOATS; i++)
-                if (isnan(x[i])) x[i] = rng_unit(&seed);
+                if (isnan(x[i])) x[i] = ts_rng_unit(&seed);
         const slm_type partners[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32, SLM_TYPE_Q8_K};
         const slm_type weight_of[] = {SLM_TYPE_Q8_0, SLM_TYPE_F16, SLM_TYPE_BF16, SLM_TYPE_F32, SLM_TYPE_Q4_K};
         for (int p = 0; p < 5; p++) {

@@ -4,6 +4,7 @@
 #define SLM_TEST_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Path of a file under the shared material (e.g. "golden/golden-f32.gguf"),
  * or NULL (after printing a skip message once) when ../shared is absent.
@@ -27,6 +28,18 @@ int ts_run(const char *log, const char *fmt, ...);
  * forks per test; the folder persists). Static storage; fails the test when
  * synth fails. */
 const char *ts_tiny_model(const char *name, const char *dtype);
+
+/* xorshift32: deterministic test inputs, so a failure reproduces. */
+static inline uint32_t ts_rng_next(uint32_t *s) {
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+/* Uniform in [-1, 1). */
+static inline float ts_rng_unit(uint32_t *s) { return (float)(ts_rng_next(s) >> 8) * 0x1p-23f - 1.0f; }
 
 /* Reads a whole file (malloc'd, NUL-terminated); NULL on failure. */
 char *ts_read_file(const char *path, size_t *size);
