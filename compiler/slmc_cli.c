@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -107,4 +108,13 @@ slm_status slmc_sha256_file(const char *path, char hex[65], slm_diag *d) {
     if (err) return slm_diag_set(d, SLM_ERR_IO, "%s: read error", path);
     for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return SLM_OK;
+}
+
+bool slmc_parse_int(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno == ERANGE || v < lo || v > hi) return false;
+    *out = v;
+    return true;
 }

@@ -43,6 +43,9 @@ void slmc_progress_done(slmc_progress *p);
  * supported: pass files. */
 slm_status slmc_sha256_file(const char *path, char hex[65], slm_diag *d);
 
+/* A whole decimal number in [lo, hi], nothing after it; false otherwise. */
+bool slmc_parse_int(const char *s, long long lo, long long hi, long long *out);
+
 /* Monotonic seconds. */
 double slmc_now(void);
 

@@ -35,14 +35,6 @@ static void usage(FILE *f) {
                "  Defaults: --tokens 65536 --ctx 512 --seed 1 --format slmc.\n");
 }
 
-static bool parse_int(const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return false;
-    *out = v;
-    return true;
-}
-
 static int parse_args(int argc, char **argv, calib_args *a) {
     enum { O_TOKENS = 256, O_CTX, O_SEED, O_GRAM, O_FORMAT, O_DATA_FORMAT, O_DATASET };
     static const struct option opts[] = {{"data", required_argument, 0, 'd'},
@@ -74,19 +66,19 @@ static int parse_args(int argc, char **argv, calib_args *a) {
         case O_GRAM: a->gram = true; break;
         case O_DATASET: a->dataset = optarg; break;
         case O_TOKENS:
-            if (!parse_int(optarg, 1, 1ll << 40, &a->tokens))
+            if (!slmc_parse_int(optarg, 1, 1ll << 40, &a->tokens))
                 return slmc_usage_error(TOOL, "--tokens '%s': expected a positive integer", optarg);
             break;
         case O_CTX:
-            if (!parse_int(optarg, 2, 1 << 20, &a->ctx))
+            if (!slmc_parse_int(optarg, 2, 1 << 20, &a->ctx))
                 return slmc_usage_error(TOOL, "--ctx '%s': expected an integer >= 2", optarg);
             break;
         case O_SEED:
-            if (!parse_int(optarg, 0, INT64_MAX, &a->seed))
+            if (!slmc_parse_int(optarg, 0, INT64_MAX, &a->seed))
                 return slmc_usage_error(TOOL, "--seed '%s': expected a non-negative integer", optarg);
             break;
         case 'j':
-            if (!parse_int(optarg, 0, 4096, &a->threads))
+            if (!slmc_parse_int(optarg, 0, 4096, &a->threads))
                 return slmc_usage_error(TOOL, "--threads '%s': expected 0..4096 (0 = all cores)", optarg);
             break;
         case O_FORMAT:
@@ -146,47 +138,34 @@ int slmc_cmd_calibrate(int argc, char **argv) {
     if (rc) return rc;
     slm_diag d = {0};
     slm_model *m = NULL;
-    slmrt_model *rm = NULL;
-    slmrt_tok *tk = NULL;
-    int32_t *ids = NULL;
-    size_t n_ids = 0;
     slmc_stats *stats = NULL;
     slm_open_opts oo = {.tokenizer = a.tokenizer};
     slm_status st = slm_model_open(a.model, &oo, &m, &d);
-    if (st == SLM_OK) {
-        st = slmrt_model_from_ir(m, &rm, &d);
-        if (st != SLM_OK) slm_diag_prefix(&d, a.model);
-    }
-    if (st == SLM_OK) {
-        st = slmrt_tok_new(&m->tok, &tk, &d);
-        if (st != SLM_OK) slm_diag_prefix(&d, a.model);
-    }
-    /* Read only what the run can use: whole chunks up to --tokens. */
-    const uint64_t want = (uint64_t)(a.tokens / a.ctx) * (uint64_t)a.ctx;
-    slmc_calib_data_opts dopt = {.format = a.data_format, .dataset = a.dataset, .max_tokens = want,
-                                 .chunk = (size_t)a.ctx, .seed = (uint64_t)a.seed};
-    slmc_calib_data_info dinfo;
-    if (st == SLM_OK) st = slmc_calib_data_read(a.data, &dopt, tk, &ids, &n_ids, &dinfo, &d);
-    if (st == SLM_OK && !a.quiet && dinfo.chunks_seen > dinfo.chunks_kept)
-        fprintf(stderr, "slmc: %s: %llu tokens, %llu chunks of %lld; sampled %llu of them (--seed %lld)\n", a.data,
-                (unsigned long long)dinfo.tokens_read, (unsigned long long)dinfo.chunks_seen, a.ctx,
-                (unsigned long long)dinfo.chunks_kept, a.seed);
     if (st == SLM_OK && a.gram) {
         double gb = gram_bytes(m);
         if (!a.quiet || gb > (1u << 30))
             fprintf(stderr, "slmc: warning: --gram keeps an n_in x n_in double matrix per weight: %.1f MiB in memory "
                             "and in the output\n", gb / 1048576.0);
     }
+    /* Read only what the run can use: whole chunks up to --tokens. */
+    const uint64_t want = (uint64_t)(a.tokens / a.ctx) * (uint64_t)a.ctx;
+    slmc_calib_data_opts dopt = {.format = a.data_format, .dataset = a.dataset, .max_tokens = want,
+                                 .chunk = (size_t)a.ctx, .seed = (uint64_t)a.seed};
+    slmc_calib_data_info dinfo = {0};
     slmc_calib_run_result res = {0};
     if (st == SLM_OK) {
         slmc_progress prog;
         slmc_progress_init(&prog, "calibrate", a.quiet);
         slmc_calib_run_opts co = {.n_ctx = (int)a.ctx, .max_tokens = (uint64_t)a.tokens, .n_threads = (int)a.threads,
-                              .gram = a.gram, .bos = slmrt_tok_bos(tk), .source = a.data,
-                              .progress = show_progress, .progress_ctx = &prog};
-        st = slmc_calib_run(rm, ids, n_ids, &co, &stats, &res, &d);
+                                  .gram = a.gram, .source = a.data, .progress = show_progress, .progress_ctx = &prog};
+        st = slmc_calib_run_data(m, a.data, &dopt, &co, &stats, &res, &dinfo, &d);
         slmc_progress_done(&prog);
+        if (st != SLM_OK && !strstr(d.msg, a.data)) slm_diag_prefix(&d, a.model);
     }
+    if (st == SLM_OK && !a.quiet && dinfo.chunks_seen > dinfo.chunks_kept)
+        fprintf(stderr, "slmc: %s: %llu tokens, %llu chunks of %lld; sampled %llu of them (--seed %lld)\n", a.data,
+                (unsigned long long)dinfo.tokens_read, (unsigned long long)dinfo.chunks_seen, a.ctx,
+                (unsigned long long)dinfo.chunks_kept, a.seed);
     if (st == SLM_OK)
         st = a.imatrix ? slmc_stats_save_imatrix(stats, a.output, &d) : slmc_stats_save(stats, a.output, &d);
     if (st == SLM_OK && !a.quiet)
@@ -196,9 +175,6 @@ int slmc_cmd_calibrate(int argc, char **argv) {
                 a.output, stats->n_entries, res.n_chunks, a.ctx, (unsigned long long)res.n_tokens, res.seconds,
                 res.seconds > 0 ? res.n_tokens / res.seconds : 0, res.ppl);
     slmc_stats_free(stats);
-    free(ids);
-    slmrt_tok_free(tk);
-    slmrt_model_free(rm);
     slm_model_free(m);
     return st == SLM_OK ? 0 : slmc_fail("slmc", &d);
 }

@@ -12,7 +12,12 @@ int slmc_cmd_synth(int argc, char **argv) {
     static const struct option opts[] = {{"arch", required_argument, 0, 'a'},   {"preset", required_argument, 0, 'p'},
                                          {"output", required_argument, 0, 'o'}, {"dtype", required_argument, 0, 'D'},
                                          {"seed", required_argument, 0, 's'},   {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},         {0}};
+                                         {"adapter", no_argument, 0, 'A'},      {"rank", required_argument, 0, 'r'},
+                                         {"text", required_argument, 0, 'x'},   {"help", no_argument, 0, 'h'},
+                                         {0}};
+    bool adapter = false;
+    const char *text = NULL;
+    int rank = 8;
     const char *arch = "llama", *preset = NULL, *out = NULL;
     slm_type dtype = SLM_TYPE_F32;
     uint64_t seed = 1;
@@ -25,6 +30,20 @@ int slmc_cmd_synth(int argc, char **argv) {
         case 'p': preset = optarg; break;
         case 'o': out = optarg; break;
         case 'q': quiet = true; break;
+        case 'A': adapter = true; break;
+        case 'x':
+            if (strcmp(optarg, "calib") && strcmp(optarg, "eval"))
+                return slmc_usage_error("slmc synth", "--text expects calib or eval, got '%s'", optarg);
+            text = optarg;
+            break;
+        case 'r': {
+            char *end;
+            long r = strtol(optarg, &end, 10);
+            if (*end || !*optarg || r < 1 || r > 64)
+                return slmc_usage_error("slmc synth", "--rank expects 1..64, got '%s'", optarg);
+            rank = (int)r;
+            break;
+        }
         case 's': {
             char *end;
             seed = strtoull(optarg, &end, 10);
@@ -37,19 +56,23 @@ int slmc_cmd_synth(int argc, char **argv) {
                 return slmc_usage_error("slmc synth", "--dtype must be f32, f16 or bf16, got '%s'", optarg);
             break;
         case 'h':
-            printf("usage: slmc synth --arch llama --preset tiny|1b -o DIR [--dtype f32|f16|bf16] [--seed N]\n");
+            printf("usage: slmc synth --arch llama --preset tiny|1b -o DIR [--dtype f32|f16|bf16] [--seed N]\n"
+                   "       slmc synth --preset tiny --adapter -o DIR [--rank 8] [--seed N]   a PEFT LoRA adapter for it\n"
+                   "       slmc synth --text calib|eval -o FILE    calibration / held-out text for its vocabulary\n");
             return 0;
         default: return slmc_usage_error("slmc synth", "bad option");
         }
     }
     if (optind != argc) return slmc_usage_error("slmc synth", "unexpected argument '%s'", argv[optind]);
     if (strcmp(arch, "llama") != 0) return slmc_usage_error("slmc synth", "--arch must be llama, got '%s'", arch);
-    if (!preset) return slmc_usage_error("slmc synth", "missing --preset (tiny or 1b)");
     if (!out) return slmc_usage_error("slmc synth", "missing -o DIR");
+    slm_diag d = {0};
+    if (text) return slmc_synth_text(!strcmp(text, "eval"), out, &d) == SLM_OK ? 0 : slmc_fail("slmc", &d);
+    if (!preset) return slmc_usage_error("slmc synth", "missing --preset (tiny or 1b)");
     const slmc_synth_preset *p = slmc_synth_find_preset(preset);
     if (!p) return slmc_usage_error("slmc synth", "unknown --preset '%s' (expected tiny or 1b)", preset);
+    if (adapter) return slmc_synth_adapter(p, rank, seed, out, &d) == SLM_OK ? 0 : slmc_fail("slmc", &d);
 
-    slm_diag d = {0};
     slm_model *m = NULL;
     if (slmc_synth_build(p, dtype, seed, &m, &d) != SLM_OK) return slmc_fail("slmc", &d);
     for (uint32_t i = 0; i < m->n_tensors; i++) m->tensors[i].out_type = m->tensors[i].type;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slmc_cache_dir.h"
 #include "slmc_cli.h"
 
 #define CACHE_MAX_BYTES (1 << 20)
@@ -21,21 +22,7 @@ typedef struct file_id {
 static bool cache_path(char *out, size_t cap) {
     const char *off = getenv("SLMC_HASH_CACHE");
     if (off && !strcmp(off, "0")) return false;
-    const char *dir = getenv("SLMC_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    int n;
-    if (dir && *dir) n = snprintf(out, cap, "%s", dir);
-    else if (xdg && *xdg) n = snprintf(out, cap, "%s/slmc", xdg);
-    else if (home && *home) n = snprintf(out, cap, "%s/.cache/slmc", home);
-    else return false;
-    if (n < 0 || (size_t)n + 16 > cap) return false;
-    /* create the directory (and ~/.cache) if needed; failure shows at open */
-    for (char *p = out + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(out, 0755);
-            *p = '/';
-        }
-    mkdir(out, 0755);
+    if (!slmc_cache_dir(out, cap, 16)) return false;
     strcat(out, "/sha256.tsv");
     return true;
 }

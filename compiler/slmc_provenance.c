@@ -70,9 +70,9 @@ static slm_status late_fill(void *ctx, uint32_t index, char *s, size_t len, slm_
 }
 
 void slmc_hashes_write_opts(slmc_hashes *h, slm_gguf_write_opts *wo) {
-    wo->late_key = "slmc.inputs.sha256";
-    wo->late_fill = late_fill;
-    wo->late_ctx = h;
+    wo->late[0].key = "slmc.inputs.sha256";
+    wo->late[0].fill = late_fill;
+    wo->late[0].ctx = h;
 }
 
 static slm_status hashes_start(const slm_model *m, slmc_hashes **out, slm_diag *d) {
@@ -100,6 +100,13 @@ static bool any_quantized(const slm_model *m) {
     for (uint32_t i = 0; i < m->n_tensors; i++)
         if (slm_type_is_quantized(m->tensors[i].out_type)) return true;
     return false;
+}
+
+slm_status slmc_provenance_set_file_type(slm_model *m, uint32_t file_type, slm_diag *d) {
+    slm_status st = slm_model_set_u32(m, "general.file_type", file_type);
+    if (st == SLM_OK && any_quantized(m) && !slm_model_find_kv(m, "general.quantization_version"))
+        st = slm_model_set_u32(m, "general.quantization_version", 2);
+    return st == SLM_OK ? st : slm_diag_set(d, st, "out of memory");
 }
 
 slm_status slmc_provenance_record(slm_model *m, const char *input, int argc, char **argv, uint32_t file_type,

@@ -22,6 +22,10 @@ typedef struct slmc_hashes slmc_hashes;
 slm_status slmc_provenance_record(slm_model *m, const char *input, int argc, char **argv, uint32_t file_type,
                                   slmc_hashes **later, slm_diag *d);
 
+/* Updates general.file_type (and general.quantization_version) after a
+ * pass changed the types, e.g. the budget search. */
+slm_status slmc_provenance_set_file_type(slm_model *m, uint32_t file_type, slm_diag *d);
+
 /* Points the writer's late value at the background hashes. */
 void slmc_hashes_write_opts(slmc_hashes *h, slm_gguf_write_opts *wo);
 /* Whether the background hashing is still running (a caller may leave it

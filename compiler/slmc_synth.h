@@ -22,4 +22,13 @@ const slmc_synth_preset *slmc_synth_find_preset(const char *name);
 slm_status slmc_synth_build(const slmc_synth_preset *p, slm_type dtype, uint64_t seed, slm_model **out,
                             slm_diag *d);
 
+/* A PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors in
+ * dir) for the preset's model: rank `rank`, alpha 16, every linear layer of
+ * every block. */
+slm_status slmc_synth_adapter(const slmc_synth_preset *p, int rank, uint64_t seed, const char *dir, slm_diag *d);
+
+/* Example text for the preset's vocabulary: calibration text, or the
+ * held-out evaluation text (disjoint from it). */
+slm_status slmc_synth_text(bool eval, const char *path, slm_diag *d);
+
 #endif

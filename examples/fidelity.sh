@@ -12,13 +12,13 @@
 #     and evaluation with different seeds.
 #
 # Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR] [SECTIONS]
-#   SECTIONS: any of "pure llama stories prune structured stories-prune"
+#   SECTIONS: any of "pure llama stories prune structured stories-prune budget"
 #   (default: all)
 set -euo pipefail
 build=${1:-build}
 shared=${2:-../shared}
 work=${3:-fidelity-work}
-sections=${4:-pure llama stories prune structured stories-prune}
+sections=${4:-pure llama stories prune structured stories-prune budget}
 want() { [[ " $sections " == *" $1 "* ]]; }
 B=$build/bin
 M=$shared/models
@@ -183,5 +183,24 @@ for spec in "--prune,magnitude,--sparsity,0.5" "--prune,wanda,--sparsity,0.5" "-
     [[ "$args" == --prune* ]] && imp="-"
     echo "| ${args#--prune } | $imp | $ppl | $k | $top1% |"
   done
+done
+fi
+
+if want budget; then
+echo
+echo "### shakespeare-F16: size-budget search (--bpw), against llama.cpp's presets"
+echo
+echo "| budget | search KLD (calib) | chosen | file bytes | bpw | PPL | mean KLD (eval) | same top-1 | types |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for bpw in 4.5 3.5; do
+  out="$work/shk-bpw$bpw.gguf"
+  "$B/slmc" compile "$shk" --bpw "$bpw" --calib-data "$M/shakespeare-calib.txt" --calib-ctx 128 \
+    --calib-tokens 1000000 --budget-tokens 2048 --method gptq -o "$out" --report "$work/shk-bpw$bpw.json" --quiet
+  read -r ppl k top1 < <(kld "$out" "$shk" --text "$M/shakespeare-eval.txt")
+  chosen=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1])); c=[x for x in r['search']['candidates'] if x['chosen']][0]; print('%s %.5f' % (c['label'].replace(' ','_'), c['kld_measured']))" "$work/shk-bpw$bpw.json")
+  types=$("$B/slmc" inspect "$out" --json | python3 -c "import json,sys,collections; t=json.load(sys.stdin)['tensors']; c=collections.Counter(x['type'] for x in t if len(x['shape'])==2); print(', '.join('%s %d' % kv for kv in sorted(c.items())))")
+  size=$(stat -c %s "$out")
+  params=$("$B/slmc" inspect "$out" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['n_params'])")
+  echo "| $bpw bpw | ${chosen#* } | ${chosen%% *} | $size | $(awk -v s="$size" -v n="$params" 'BEGIN{printf "%.2f", s*8/n}') | $ppl | $k | $top1% | $types |"
 done
 fi

@@ -213,3 +213,15 @@ int slm_path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
+
+char *slm_path_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+int slm_path_has_suffix(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}

@@ -45,6 +45,10 @@ void slm_outfile_abort(slm_outfile *f);
 /* Joins dir and name with a '/'; malloc'd. */
 char *slm_path_join(const char *dir, const char *name);
 int slm_path_is_dir(const char *path);
+/* The directory part of path ("." when none); malloc'd. */
+char *slm_path_dir(const char *path);
+/* Whether s ends with suffix (case-sensitive). */
+int slm_path_has_suffix(const char *s, const char *suffix);
 int slm_path_exists(const char *path);
 
 #endif

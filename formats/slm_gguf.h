@@ -25,6 +25,8 @@ slm_status slm_gguf_read(const char *path, slm_model **out, slm_diag *d);
  * several threads at once; returns when all are done. */
 typedef void (*slm_parallel_for_fn)(void *pctx, int64_t n, void (*body)(void *ctx, int64_t i), void *ctx);
 
+#define SLM_GGUF_MAX_LATE 2
+
 typedef struct slm_gguf_write_opts {
     uint32_t alignment;        /* 0 = 32 */
     slm_progress_fn progress;  /* may be NULL */
@@ -34,20 +36,34 @@ typedef struct slm_gguf_write_opts {
      * owns threading (slmc passes OpenMP's). The bytes do not depend on it. */
     slm_parallel_for_fn parallel_for;
     void *parallel_ctx;
-    /* A string (or string-array) value known only after the tensors, e.g.
-     * hashes of the inputs computed while the tensors stream: the model
-     * holds placeholders of the final lengths under late_key; after the
-     * tensor data, late_fill is called for each string (index 0 for a plain
-     * string) to write its final bytes over the placeholder. */
-    const char *late_key;
-    slm_status (*late_fill)(void *ctx, uint32_t index, char *s, size_t len, slm_diag *d);
-    void *late_ctx;
+    /* String (or string-array) values known only after the tensors, e.g.
+     * hashes of the inputs computed while the tensors stream, or scores of
+     * the finished artifact: the model holds placeholders of the final
+     * lengths under each key; after the tensor data, `fill` is called for
+     * each string (index 0 for a plain string) to write its final bytes over
+     * the placeholder. Unused entries have key NULL. */
+    struct {
+        const char *key;
+        slm_status (*fill)(void *ctx, uint32_t index, char *s, size_t len, slm_diag *d);
+        void *ctx;
+    } late[SLM_GGUF_MAX_LATE];
+    /* Called once the tensor data is in the (still temporary) file and
+     * flushed, before the late values are filled: e.g. to evaluate the
+     * artifact and fill a late value with the result. May be NULL. */
+    slm_status (*written)(void *ctx, const char *tmp_path, slm_diag *d);
+    void *written_ctx;
 } slm_gguf_write_opts;
 
 /* Writes hparams and tokenizer keys, then the model's metadata (which should
  * include general.file_type etc. as the caller wants them), then tensors in
  * table order converted to each tensor's out_type. */
 slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_opts *opts, slm_diag *d);
+
+/* What slm_gguf_write would write with the tensors' current out_types:
+ * the header (key/values and tensor infos, padded) and the tensor data
+ * (each tensor padded to the alignment; 0 = 32). header + data is the
+ * file's size. */
+slm_status slm_gguf_size(const slm_model *m, uint32_t alignment, uint64_t *header, uint64_t *data, slm_diag *d);
 
 /* Fills hp/tok from a GGUF-style key/value, returning true when the key was
  * consumed (so it is not also kept as free-form metadata). Used by readers

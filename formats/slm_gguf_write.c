@@ -171,14 +171,16 @@ typedef struct late_value {
 } late_value;
 
 static slm_status write_kvs(slm_outfile *f, const slm_model *m, uint32_t alignment, const kv_plan *p,
-                            const char *late_key, late_value *late, slm_diag *d) {
+                            const slm_gguf_write_opts *opts, late_value *late, slm_diag *d) {
     slm_value arch = {.type = SLM_V_STR};
     arch.v.str.s = (char *)m->hp.arch;
     arch.v.str.len = strlen(m->hp.arch);
     slm_status st = w_kv(f, "general.architecture", &arch, d);
     for (uint32_t i = 0; i < m->n_kv && st == SLM_OK; i++) {
         if (!free_kv_written(p, m->kv[i].key)) continue;
-        if (late_key && !strcmp(m->kv[i].key, late_key)) *late = (late_value){&m->kv[i], f->written};
+        for (int k = 0; opts && k < SLM_GGUF_MAX_LATE; k++)
+            if (opts->late[k].key && opts->late[k].fill && !strcmp(m->kv[i].key, opts->late[k].key))
+                late[k] = (late_value){&m->kv[i], f->written};
         st = w_kv(f, m->kv[i].key, &m->kv[i].value, d);
     }
     for (uint32_t i = 0; i < p->n_structured && st == SLM_OK; i++)
@@ -342,7 +344,8 @@ static slm_status write_tensor_data(slm_outfile *f, slm_tensor *t, uint64_t nbyt
 
 /* Writes the late key's final strings over their placeholders: the layout
  * is w_kv's (key, type, then a string or an array of strings). */
-static slm_status fill_late(slm_outfile *f, const late_value *late, const slm_gguf_write_opts *opts, slm_diag *d) {
+static slm_status fill_late(slm_outfile *f, const late_value *late, const slm_gguf_write_opts *opts, int k,
+                            slm_diag *d) {
     const slm_value *v = &late->kv->value;
     const slm_str *items = v->type == SLM_V_STR ? &v->v.str : v->v.arr;
     const uint64_t n = v->type == SLM_V_STR ? 1 : v->n;
@@ -354,11 +357,44 @@ static slm_status fill_late(slm_outfile *f, const late_value *late, const slm_gg
         pos += 8;
         char *buf = malloc(items[i].len + 1);
         if (!buf) return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
-        st = opts->late_fill(opts->late_ctx, (uint32_t)i, buf, items[i].len, d);
+        st = opts->late[k].fill(opts->late[k].ctx, (uint32_t)i, buf, items[i].len, d);
         if (st == SLM_OK) st = slm_outfile_overwrite(f, pos, buf, items[i].len, d);
         free(buf);
         pos += items[i].len;
     }
+    return st;
+}
+
+/* Bytes w_kv writes for one key/value. */
+static uint64_t kv_bytes(const char *key, const slm_value *v) {
+    uint64_t n = 8 + strlen(key) + 4;
+    if (v->type == SLM_V_STR) return n + 8 + v->v.str.len;
+    if (v->type != SLM_V_ARR) return n + slm_vtype_size(v->type);
+    n += 4 + 8;
+    if (v->arr_type != SLM_V_STR) return n + v->n * slm_vtype_size(v->arr_type);
+    const slm_str *a = v->v.arr;
+    for (uint64_t i = 0; i < v->n; i++) n += 8 + a[i].len;
+    return n;
+}
+
+slm_status slm_gguf_size(const slm_model *m, uint32_t alignment, uint64_t *header, uint64_t *data, slm_diag *d) {
+    if (!alignment) alignment = SLM_GGUF_DEFAULT_ALIGNMENT;
+    kv_plan plan = {0};
+    uint64_t *nbytes = calloc((size_t)m->n_tensors + 1, sizeof *nbytes);
+    slm_status st = nbytes ? plan_kvs(m, alignment, &plan, d) : slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    if (st == SLM_OK) st = plan_tensors(m, nbytes, data, alignment, d);
+    if (st == SLM_OK) {
+        uint64_t h = 4 + 4 + 8 + 8 + 8 + strlen("general.architecture") + 4 + 8 + strlen(m->hp.arch);
+        for (uint32_t i = 0; i < m->n_kv; i++)
+            if (free_kv_written(&plan, m->kv[i].key)) h += kv_bytes(m->kv[i].key, &m->kv[i].value);
+        for (uint32_t i = 0; i < plan.n_structured; i++) h += kv_bytes(plan.structured[i].key, &plan.structured[i].value);
+        if (alignment != SLM_GGUF_DEFAULT_ALIGNMENT) h += 8 + strlen("general.alignment") + 4 + 4;
+        for (uint32_t i = 0; i < m->n_tensors; i++)
+            h += 8 + strlen(m->tensors[i].name) + 4 + 8 * (uint64_t)m->tensors[i].n_dims + 4 + 8;
+        *header = (h + alignment - 1) / alignment * alignment;
+    }
+    free(plan.structured);
+    free(nbytes);
     return st;
 }
 
@@ -383,9 +419,8 @@ slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_o
     if (st == SLM_OK) st = w_u32(&f, GGUF_VERSION, &ld);
     if (st == SLM_OK) st = w_u64(&f, m->n_tensors, &ld);
     if (st == SLM_OK) st = w_u64(&f, plan.n_kv, &ld);
-    late_value late = {0};
-    const char *late_key = opts && opts->late_fill ? opts->late_key : NULL;
-    if (st == SLM_OK) st = write_kvs(&f, m, alignment, &plan, late_key, &late, &ld);
+    late_value late[SLM_GGUF_MAX_LATE] = {{0}};
+    if (st == SLM_OK) st = write_kvs(&f, m, alignment, &plan, opts, late, &ld);
     if (st == SLM_OK) st = write_tensor_infos(&f, m, nbytes, alignment, &ld);
     if (st == SLM_OK) st = slm_outfile_pad(&f, alignment, &ld);
     for (uint32_t i = 0; i < m->n_tensors && st == SLM_OK; i++) {
@@ -395,7 +430,12 @@ slm_status slm_gguf_write(slm_model *m, const char *path, const slm_gguf_write_o
         if (st == SLM_OK && opts && opts->progress)
             opts->progress(opts->progress_ctx, i + 1, m->n_tensors, t->name, done, total);
     }
-    if (st == SLM_OK && late.kv) st = fill_late(&f, &late, opts, &ld);
+    if (st == SLM_OK && opts && opts->written) {
+        if (fflush(f.fp) != 0) st = slm_diag_set(&ld, SLM_ERR_IO, "write failed");
+        if (st == SLM_OK) st = opts->written(opts->written_ctx, f.tmp_path, &ld);
+    }
+    for (int k = 0; k < SLM_GGUF_MAX_LATE && st == SLM_OK; k++)
+        if (late[k].kv) st = fill_late(&f, &late[k], opts, k, &ld);
     if (st == SLM_OK) st = slm_outfile_commit(&f, &ld);
     else if (open) slm_outfile_abort(&f);
 

@@ -39,17 +39,7 @@ static int source_cmp(const void *a, const void *b) {
 
 /* ------------------------------------------------------------- helpers */
 
-static bool has_suffix(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && strcmp(s + a - b, suf) == 0;
-}
 
-static char *dir_of(const char *path) {
-    const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    if (slash == path) return strdup("/");
-    return strndup(path, (size_t)(slash - path));
-}
 
 static slm_status read_text(slm_model *m, const char *path, char **text, size_t *len, slm_diag *d) {
     slm_status st = slm_file_read_all(path, text, len, d);
@@ -207,7 +197,7 @@ static slm_status collect_sources(hf_reader *r, slm_diag *d) {
             int permute;
             if (!slm_hf_name_to_gguf(s->e->name, s->gguf, &permute)) {
                 /* Buffers of the rotary embedding are recomputed, not weights. */
-                if (has_suffix(s->e->name, "rotary_emb.inv_freq")) continue;
+                if (slm_path_has_suffix(s->e->name, "rotary_emb.inv_freq")) continue;
                 return slm_diag_set(d, SLM_ERR_UNSUPPORTED,
                                     "%s: no llama.cpp name for tensor '%s' (not part of a llama model)", s->file,
                                     s->e->name);
@@ -257,7 +247,7 @@ static slm_status read_tokenizer(hf_reader *r, slm_diag *d) {
 static slm_status read_model(hf_reader *r, const char *path, slm_diag *d) {
     if (!slm_path_exists(path)) return slm_diag_set(d, SLM_ERR_IO, "%s: no such file or directory", path);
     bool is_dir = slm_path_is_dir(path);
-    r->dir = is_dir ? strdup(path) : dir_of(path);
+    r->dir = is_dir ? strdup(path) : slm_path_dir(path);
     if (!r->dir) return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
 
     char *cfg_path = slm_path_join(r->dir, "config.json");
@@ -276,7 +266,7 @@ static slm_status read_model(hf_reader *r, const char *path, slm_diag *d) {
     if (set_name_from_dir(r->m, r->dir) != SLM_OK) return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
 
     if (!is_dir) {
-        st = has_suffix(path, ".index.json") ? open_sharded(r, path, d) : open_single(r, path, d);
+        st = slm_path_has_suffix(path, ".index.json") ? open_sharded(r, path, d) : open_single(r, path, d);
     } else {
         char *single = slm_path_join(r->dir, "model.safetensors");
         char *index = slm_path_join(r->dir, "model.safetensors.index.json");

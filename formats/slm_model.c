@@ -458,6 +458,12 @@ slm_status slm_model_set_u32(slm_model *m, const char *key, uint32_t x) {
     return slm_model_set_kv(m, key, &v);
 }
 
+slm_status slm_model_set_u64(slm_model *m, const char *key, uint64_t x) {
+    slm_value v = {.type = SLM_V_U64};
+    v.v.u64 = x;
+    return slm_model_set_kv(m, key, &v);
+}
+
 slm_status slm_model_set_f32(slm_model *m, const char *key, float x) {
     slm_value v = {.type = SLM_V_F32};
     v.v.f64 = x;

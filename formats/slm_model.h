@@ -284,6 +284,7 @@ const slm_kv *slm_model_find_kv(const slm_model *m, const char *key);
 void slm_model_remove_kv(slm_model *m, const char *key);
 slm_status slm_model_set_str(slm_model *m, const char *key, const char *s);
 slm_status slm_model_set_u32(slm_model *m, const char *key, uint32_t v);
+slm_status slm_model_set_u64(slm_model *m, const char *key, uint64_t v);
 slm_status slm_model_set_f32(slm_model *m, const char *key, float v);
 
 /* Registers an input file and (optionally) its mapping for later unmapping. */

@@ -39,6 +39,20 @@ static const calib_format formats[] = {
     {SLMC_CALIB_IMATRIX_DAT, "llama.cpp imatrix (.dat)", sniff_imatrix_dat, load_imatrix_dat},
 };
 
+slm_status slmc_calib_from_stats(slmc_stats *stats, const char *name, slmc_calib **out, slm_diag *d) {
+    *out = calloc(1, sizeof **out);
+    if (!*out || !((*out)->path = strdup(name))) {
+        free(*out);
+        *out = NULL;
+        slmc_stats_free(stats);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    }
+    (*out)->format = SLMC_CALIB_SLMC_STATS;
+    (*out)->format_name = formats[0].name;
+    (*out)->stats = stats;
+    return SLM_OK;
+}
+
 slm_status slmc_calib_open(const char *path, slmc_calib **out, slm_diag *d) {
     *out = NULL;
     unsigned char head[8];
@@ -92,6 +106,7 @@ static const struct {
     const char *name;
     bool needs_stats;
 } methods[] = {
+    {SLMC_METHOD_NONE, "rtn", false}, /* plain round-to-nearest rules */
     {SLMC_METHOD_IMATRIX, "imatrix", true},
     {SLMC_METHOD_GPTQ, "gptq", true},
     {SLMC_METHOD_AWQ, "awq", true},
@@ -113,7 +128,7 @@ const char *slmc_quant_method_name(slmc_quant_method m) {
     return "none";
 }
 
-const char *slmc_quant_method_names(void) { return "imatrix, gptq, awq, awq+gptq"; }
+const char *slmc_quant_method_names(void) { return "rtn, imatrix, gptq, awq, awq+gptq"; }
 
 bool slmc_quant_method_needs_stats(slmc_quant_method m) {
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)

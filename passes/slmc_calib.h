@@ -36,6 +36,9 @@ typedef struct slmc_calib {
  * Errors name the file: SLM_ERR_IO when it cannot be read, SLM_ERR_INPUT when
  * it is no format slmc knows or is malformed. */
 slm_status slmc_calib_open(const char *path, slmc_calib **out, slm_diag *d);
+/* Wraps statistics computed in this process (a calibrate step); takes
+ * ownership of stats (freed on error too). `name` stands for the path. */
+slm_status slmc_calib_from_stats(slmc_stats *stats, const char *name, slmc_calib **out, slm_diag *d);
 void slmc_calib_free(slmc_calib *c); /* accepts NULL */
 
 typedef enum slmc_quant_method {

@@ -96,6 +96,32 @@ slm_status slmc_calib_run(slmrt_model *rm, const int32_t *ids, size_t n_ids, con
     res->n_chunks = (int)s->n_chunks;
     res->n_tokens = s->n_tokens;
     res->ppl = n_scored ? exp(nll / (double)n_scored) : 0;
+    slmc_stats_finish(s);
     *out = s;
     return SLM_OK;
+}
+
+slm_status slmc_calib_run_data(slm_model *m, const char *data, const slmc_calib_data_opts *dopt,
+                               const slmc_calib_run_opts *o, slmc_stats **out, slmc_calib_run_result *res,
+                               slmc_calib_data_info *dinfo, slm_diag *d) {
+    slmrt_model *rm = NULL;
+    slmrt_tok *tk = NULL;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    slmc_calib_data_info info_local;
+    *out = NULL;
+    memset(res, 0, sizeof *res);
+    slm_status st = slmrt_model_from_ir(m, &rm, d);
+    if (st == SLM_OK) st = slmrt_tok_new(&m->tok, &tk, d);
+    if (st == SLM_OK) st = slmc_calib_data_read(data, dopt, tk, &ids, &n_ids, dinfo ? dinfo : &info_local, d);
+    if (st == SLM_OK) {
+        slmc_calib_run_opts ro = *o;
+        ro.bos = slmrt_tok_bos(tk);
+        if (!ro.source) ro.source = data;
+        st = slmc_calib_run(rm, ids, n_ids, &ro, out, res, d);
+    }
+    free(ids);
+    slmrt_tok_free(tk);
+    slmrt_model_free(rm);
+    return st;
 }

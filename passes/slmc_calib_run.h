@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slmc_calib_data.h"
 #include "slmc_calib_stats.h"
 #include "slmrt.h"
 
@@ -43,5 +44,14 @@ typedef struct slmc_calib_run_result {
  * and a non-finite activation (naming the weight and the chunk). */
 slm_status slmc_calib_run(slmrt_model *rm, const int32_t *ids, size_t n_ids, const slmc_calib_run_opts *o,
                           slmc_stats **out, slmc_calib_run_result *res, slm_diag *d);
+
+/* The whole calibration of a model in memory: reads `data` (text, JSONL,
+ * token ids, gzip, HDF5: slmc_calib_data.h) with the model's tokenizer and
+ * runs slmc_calib_run over it, BOS at every chunk start (o->bos is
+ * ignored). The model is evaluated as it is now: tensors that passes have
+ * changed (merged, pruned) are acquired through them. dinfo may be NULL. */
+slm_status slmc_calib_run_data(slm_model *m, const char *data, const slmc_calib_data_opts *dopt,
+                               const slmc_calib_run_opts *o, slmc_stats **out, slmc_calib_run_result *res,
+                               slmc_calib_data_info *dinfo, slm_diag *d);
 
 #endif

@@ -241,6 +241,16 @@ static void put_u32(slm_outfile *f, uint32_t v, slm_diag *d) { slm_outfile_write
 static void put_u64(slm_outfile *f, uint64_t v, slm_diag *d) { slm_outfile_write(f, &v, 8, d); }
 static void put_i32(slm_outfile *f, int32_t v, slm_diag *d) { slm_outfile_write(f, &v, 4, d); }
 
+void slmc_stats_finish(slmc_stats *s) {
+    for (uint32_t k = 0; k < s->n_entries; k++) {
+        slmc_stats_entry *e = &s->entries[k];
+        if (!e->gram || e->gram_shared) continue;
+        const size_t n = (size_t)e->n_in;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < i; j++) e->gram[i * n + j] = e->gram[j * n + i];
+    }
+}
+
 /* The Gram matrix is accumulated as an upper triangle; the file holds the
  * full symmetric matrix so readers need not know. */
 static void put_gram(slm_outfile *f, const slmc_stats_entry *e, slm_diag *d) {

@@ -83,6 +83,11 @@ void slmc_stats_residual(void *s, int layer, const float *h, int n_tokens, int n
 double slmc_stats_block_influence(const slmc_stats *s, uint32_t l);
 
 /* Writes the stats file atomically (temporary file, rename). */
+/* Ends collecting: the Gram matrices, accumulated as upper triangles,
+ * become the full symmetric matrices later passes (and a loaded file) have.
+ * slmc_calib_run calls it. */
+void slmc_stats_finish(slmc_stats *s);
+
 slm_status slmc_stats_save(const slmc_stats *s, const char *path, slm_diag *d);
 /* Writes llama.cpp's legacy imatrix .dat (slm_imatrix.h layout): per entry
  * ncall = n_calls and values = mean x² × ncall, as llama-imatrix stores

@@ -89,7 +89,7 @@ static slm_type matrix_type(const slm_tensor *t, const slmc_convert_opts *o, con
     if (o->mode == SLMC_CONVERT_PURE) want = o->type;
     else if (o->mode == SLMC_CONVERT_MIX) want = slmc_mix_tensor_type(o->mix, mm, t->name, t->ne[0]);
     slm_type rule;
-    if (slmc_tensor_rules_match(o->rules, t->name, &rule)) want = rule;
+    if (slmc_tensor_rules_match(o->rules, t->name, &rule)) want = rule == SLMC_TYPE_KEEP ? t->type : rule;
     if (o->embedding_type != SLM_TYPE_COUNT && strcmp(t->name, "token_embd.weight") == 0) want = o->embedding_type;
     if (o->output_type != SLM_TYPE_COUNT && strcmp(t->name, "output.weight") == 0) want = o->output_type;
     return want;

@@ -49,10 +49,11 @@ slm_status slmc_tensor_rules_add(slmc_tensor_rules **rules, const char *spec, sl
     const char *eq = strrchr(spec, '=');
     if (!eq || eq == spec)
         return slm_diag_set(d, SLM_ERR_USAGE, "--tensor-type '%s': expected REGEX=TYPE, e.g. 'attn_v=q6_k'", spec);
-    slm_type type;
+    slm_type type = SLMC_TYPE_KEEP;
     const slm_type_traits *tt = slm_type_from_name(eq + 1, &type) ? slm_type_traits_get(type) : NULL;
-    if (!tt || !tt->quantize_row)
-        return slm_diag_set(d, SLM_ERR_USAGE, "--tensor-type '%s': '%s' is not a type slmc can encode", spec, eq + 1);
+    if (strcmp(eq + 1, "keep") && (!tt || !tt->quantize_row))
+        return slm_diag_set(d, SLM_ERR_USAGE, "--tensor-type '%s': '%s' is not a type slmc can encode (nor keep)",
+                            spec, eq + 1);
     return add_rule(rules, "--tensor-type", spec, eq, (rule){.type = type}, d);
 }
 
@@ -86,6 +87,26 @@ bool slmc_tensor_rules_match(const slmc_tensor_rules *rules, const char *name, s
     const rule *r = first_match(rules, name);
     if (r) *out = r->type;
     return r != NULL;
+}
+
+slm_status slmc_tensor_rules_append(slmc_tensor_rules **rules, slmc_tensor_rules *more, slm_diag *d) {
+    if (!more) return SLM_OK;
+    if (!*rules) {
+        *rules = more;
+        return SLM_OK;
+    }
+    slmc_tensor_rules *r = *rules;
+    rule *items = realloc(r->items, (r->n + more->n) * sizeof *items);
+    if (!items) {
+        slmc_tensor_rules_free(more);
+        return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory");
+    }
+    r->items = items;
+    memcpy(r->items + r->n, more->items, more->n * sizeof *items);
+    r->n += more->n;
+    more->n = 0; /* the regexes moved */
+    slmc_tensor_rules_free(more);
+    return SLM_OK;
 }
 
 void slmc_tensor_rules_free(slmc_tensor_rules *rules) {

@@ -12,7 +12,10 @@
 
 typedef struct slmc_tensor_rules slmc_tensor_rules;
 
-/* Appends the rule "REGEX=TYPE" to *rules (created on first use). Fails
+/* The type of a "REGEX=keep" rule: the tensor keeps its own type. */
+#define SLMC_TYPE_KEEP SLM_TYPE_COUNT
+
+/* Appends the rule "REGEX=TYPE" (or REGEX=keep) to *rules (created on first use). Fails
  * with SLM_ERR_USAGE naming the rule when it has no '=', an empty or invalid
  * regex, or a type slmc cannot encode. */
 slm_status slmc_tensor_rules_add(slmc_tensor_rules **rules, const char *spec, slm_diag *d);
@@ -28,6 +31,10 @@ bool slmc_tensor_rules_match_value(const slmc_tensor_rules *rules, const char *n
 /* The type of the first rule (in the order added) whose regex matches
  * `name`; false when none does. rules may be NULL. */
 bool slmc_tensor_rules_match(const slmc_tensor_rules *rules, const char *name, slm_type *out);
+
+/* Moves every rule of `more` behind those of *rules (created when NULL);
+ * `more` is consumed either way. */
+slm_status slmc_tensor_rules_append(slmc_tensor_rules **rules, slmc_tensor_rules *more, slm_diag *d);
 
 void slmc_tensor_rules_free(slmc_tensor_rules *rules); /* accepts NULL */
 

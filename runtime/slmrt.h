@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "slm_lora.h"
 #include "slm_model.h"
 
 typedef struct slmrt_model slmrt_model;
@@ -24,6 +25,20 @@ slm_status slmrt_model_load(const char *path, slmrt_model **out, slm_diag *d);
  * runtime model. Its tensors are acquired (loaded if lazy) here. */
 slm_status slmrt_model_from_ir(slm_model *m, slmrt_model **out, slm_diag *d);
 void slmrt_model_free(slmrt_model *rm); /* accepts NULL */
+
+/* Applies a LoRA adapter at run time, as llama.cpp does: every adapted
+ * matrix computes y = W·x + s·B·(A·x), with s = user_scale times the
+ * adapter's own scale (slm_lora.h); an adapted token_embd adds s·B[tok]·A
+ * to the looked-up row (and, when the output is tied to it, to the output
+ * matrix too, so the result equals the merged model's). Several adapters
+ * add up. `a` is borrowed and must outlive rm; call between evaluations.
+ * Errors: an adapter that does not fit the model (slm_lora_check), PEFT
+ * modules_to_save (whole-weight replacement: merge those with slmc), a
+ * non-finite scale. Nothing changes on failure. */
+slm_status slmrt_model_add_lora(slmrt_model *rm, const slm_lora_adapter *a, float user_scale, slm_diag *d);
+/* Reads an adapter (slm_lora_read with rm's hyperparameters) and adds it;
+ * rm owns it. */
+slm_status slmrt_model_add_lora_file(slmrt_model *rm, const char *path, float user_scale, slm_diag *d);
 
 const slm_model *slmrt_model_ir(const slmrt_model *rm);
 int32_t slmrt_model_n_vocab(const slmrt_model *rm);

@@ -10,6 +10,7 @@
 
 #include "slmrt.h"
 #include "slmrt_cli.h"
+#include "slmrt_cli_lora.h"
 #include "slmrt_sample.h"
 #include "slmrt_tokenizer.h"
 
@@ -19,6 +20,7 @@ typedef struct run_args {
     slmrt_sampler sampler;
     uint64_t seed;
     bool json, quiet, ids;
+    slmrt_cli_loras lora;
 } run_args;
 
 static int parse(int argc, char **argv, run_args *a) {
@@ -30,6 +32,7 @@ static int parse(int argc, char **argv, run_args *a) {
         {"ctx", required_argument, 0, 'c'},  {"json", no_argument, 0, 'j'},
         {"ids", no_argument, 0, 'I'},
         {"gemm", required_argument, 0, 'g'}, {"help", no_argument, 0, 'h'},
+        {"lora", required_argument, 0, 'L'},
         {0}};
     memset(a, 0, sizeof *a);
     a->n_predict = 64;
@@ -38,7 +41,7 @@ static int parse(int argc, char **argv, run_args *a) {
     a->seed = 1;
     int c, rc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:p:n:T:K:P:s:t:c:jIg:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:p:n:T:K:P:s:t:c:jIg:L:h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': a->model = optarg; break;
         case 'p': a->prompt = optarg; break;
@@ -54,9 +57,13 @@ static int parse(int argc, char **argv, run_args *a) {
         case 'g':
             if ((rc = slmrt_cli_gemm_arg("run", optarg, &a->gemm))) return rc;
             break;
+        case 'L':
+            if ((rc = slmrt_cli_lora_arg("run", optarg, &a->lora))) return rc;
+            break;
         case 'h':
             printf("usage: slmrt run -m M.gguf -p PROMPT [-n 64] [--temp 0] [--top-k K] [--top-p P] [--seed S] "
-                   "[--threads N] [--ctx N] [--gemm own|onednn|auto] [--json | --ids]\n"
+                   "[--threads N] [--ctx N] [--gemm own|onednn|auto] [--lora FILE[:SCALE]]... [--json | --ids]\n"
+                   "  --lora  apply a LoRA adapter (PEFT folder or GGUF) at run time; repeatable\n"
                    "  --ids   print the token ids of the prompt and the generation (a .tokens file) instead of text\n");
             exit(0);
         default: return slmrt_cli_usage("run", "bad option");
@@ -119,6 +126,7 @@ int slmrt_cmd_run(int argc, char **argv) {
     size_t text_len = 0, text_cap = 0;
     double sum_top1 = 0, sum_entropy = 0, t_prompt = 0, t_gen = 0;
     slm_status st = slmrt_model_load(a.model, &m, &d);
+    if (st == SLM_OK) st = slmrt_cli_lora_apply(m, &a.lora, &d);
     if (st == SLM_OK) st = slmrt_tok_new(&slmrt_model_ir(m)->tok, &tk, &d);
     if (st == SLM_OK) st = slmrt_tok_encode(tk, a.prompt, strlen(a.prompt), true, &prompt, &n_prompt, &d);
     if (st == SLM_OK && n_prompt == 0) st = slm_diag_set(&d, SLM_ERR_INPUT, "the prompt has no tokens");

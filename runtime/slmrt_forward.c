@@ -81,6 +81,9 @@ struct slmrt_ctx {
     slmrt_onednn *onednn;
     bool onednn_gemmless_only; /* auto without AMX: only types our GEMM lacks */
     slm_diag onednn_err; /* its first failure during one slmrt_eval */
+
+    float *lora_tmp;      /* [chunk][lora_tmp_rank]: A·x of run-time LoRA */
+    int lora_tmp_rank;
 };
 
 /* ------------------------------------------------------------ matmul */
@@ -191,11 +194,18 @@ static bool matmul_onednn(slmrt_ctx *c, const slmrt_mat *w, const float *x, int 
     return true;
 }
 
+/* y += the run-time LoRA updates of w, if any. */
+static void lora(slmrt_ctx *c, const slmrt_mat *w, const float *x, int n_tok, float *y) {
+    if (w->lora) slmrt_lora_apply(w->lora, x, n_tok, w->n_in, y, w->n_out, c->lora_tmp, c->n_threads);
+}
+
 static void linear(slmrt_ctx *c, const slmrt_mat *w, const float *x, int n_tok, float *y) {
     observe(c, w, x, n_tok);
-    if (matmul_onednn(c, w, x, n_tok, y)) return;
-    prepare(c, w, x, n_tok);
-    matmul_prepared(c, w, n_tok, y);
+    if (!matmul_onednn(c, w, x, n_tok, y)) {
+        prepare(c, w, x, n_tok);
+        matmul_prepared(c, w, n_tok, y);
+    }
+    lora(c, w, x, n_tok, y);
 }
 
 /* Several matrices reading the same input (Q/K/V, gate/up): the observer sees
@@ -206,11 +216,13 @@ static void linear_shared(slmrt_ctx *c, const slmrt_mat *const *ws, float *const
     for (int i = 0; i < n; i++) observe(c, ws[i], x, n_tok);
     const slmrt_mat *prepared = NULL; /* whose partner layout c->prep holds */
     for (int i = 0; i < n; i++) {
-        if (matmul_onednn(c, ws[i], x, n_tok, ys[i])) continue;
-        if (!prepared || ws[i]->k->prepare != prepared->k->prepare || ws[i]->k->partner != prepared->k->partner)
-            prepare(c, ws[i], x, n_tok);
-        prepared = ws[i];
-        matmul_prepared(c, ws[i], n_tok, ys[i]);
+        if (!matmul_onednn(c, ws[i], x, n_tok, ys[i])) {
+            if (!prepared || ws[i]->k->prepare != prepared->k->prepare || ws[i]->k->partner != prepared->k->partner)
+                prepare(c, ws[i], x, n_tok);
+            prepared = ws[i];
+            matmul_prepared(c, ws[i], n_tok, ys[i]);
+        }
+        lora(c, ws[i], x, n_tok, ys[i]);
     }
 }
 
@@ -340,8 +352,10 @@ static void forward_chunk(slmrt_ctx *c, const int32_t *toks, int n_tok, int pos0
     const slm_type_traits *etr = slm_type_traits_get(m->tok_embd->type);
     const size_t ers = slm_type_row_size(m->tok_embd->type, m->tok_embd->ne[0]);
 
-    for (int t = 0; t < n_tok; t++)
+    for (int t = 0; t < n_tok; t++) {
         etr->to_f32((const char *)m->tok_embd->data + (size_t)toks[t] * ers, c->x + (size_t)t * E, E);
+        if (m->embd_lora) slmrt_lora_embed(m->embd_lora, toks[t], c->x + (size_t)t * E, E);
+    }
     rope_tables(c, pos0, n_tok);
 
     for (int l = 0; l < m->n_layer; l++) {
@@ -417,6 +431,12 @@ slm_status slmrt_eval(slmrt_ctx *c, const int32_t *tokens, int n, int n_past, fl
         if (tokens[i] < 0 || tokens[i] >= V)
             return slm_diag_set(d, SLM_ERR_USAGE, "token id %d (at index %d) is out of range: n_vocab %d",
                                 (int)tokens[i], i, V);
+    if (c->m->lora_max_rank > c->lora_tmp_rank) { /* an adapter was added after the context */
+        float *tmp = realloc(c->lora_tmp, sizeof(float) * (size_t)c->chunk * (size_t)c->m->lora_max_rank);
+        if (!tmp) return slm_diag_set(d, SLM_ERR_NOMEM, "out of memory for LoRA scratch");
+        c->lora_tmp = tmp;
+        c->lora_tmp_rank = c->m->lora_max_rank;
+    }
     slm_diag_clear(&c->onednn_err);
     for (int off = 0; off < n; off += c->chunk) {
         const int nb = n - off < c->chunk ? n - off : c->chunk;
@@ -634,6 +654,7 @@ void slmrt_ctx_free(slmrt_ctx *c) {
     free(c->gemm_act);
     free(c->gemm_panels);
     slmrt_onednn_free(c->onednn);
+    free(c->lora_tmp);
     free(c);
 }
 

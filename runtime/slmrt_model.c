@@ -311,6 +311,7 @@ void slmrt_model_free(slmrt_model *rm) {
     free(rm->we_acquired);
     free(rm->layers);
     free(rm->f32_block);
+    slmrt_lora_set_free(rm->lora);
     free(rm);
 }
 

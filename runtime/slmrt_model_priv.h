@@ -24,6 +24,7 @@ typedef struct slmrt_mat {
     const slmrt_type_kernels *k;
     size_t prep_row_size; /* bytes of one prepared activation row */
     const float *bias;  /* [n_out] f32 or NULL */
+    const struct slmrt_lora_node *lora; /* run-time LoRA updates, or NULL (slmrt_lora.c) */
 } slmrt_mat;
 
 typedef struct slmrt_layer {
@@ -49,6 +50,30 @@ struct slmrt_model {
 
     size_t max_prep_row;  /* largest prepared activation row of any matrix */
     float *f32_block;     /* owned f32 copies of norms, biases, rope factors */
+
+    /* Run-time LoRA (slmrt_lora.c): the adapters added, what token_embd's
+     * rows get (also the output's when tied), the largest rank. */
+    struct slmrt_lora_set *lora;
+    const struct slmrt_lora_node *embd_lora;
+    int lora_max_rank;
 };
+
+/* One adapter's update of one matrix, y += scale · B·(A·x), in B·A form
+ * (slm_lora.h): A [rank][n_in], B [n_out][rank], borrowed from the adapter.
+ * Matrices keep a list, one node per adapter. */
+typedef struct slmrt_lora_node {
+    const float *a, *b;
+    int rank;
+    float scale;                 /* user scale · the adapter's own */
+    const struct slmrt_lora_node *next;
+} slmrt_lora_node;
+
+/* y[t][o] += Σ_nodes scale·B[o]·(A·x[t]) for n_tok rows x of n_in and y of
+ * n_out; tmp holds n_tok·max rank floats. */
+void slmrt_lora_apply(const slmrt_lora_node *l, const float *x, int n_tok, int n_in, float *y, int n_out, float *tmp,
+                      int n_threads);
+/* Adds the token_embd update of token `tok` to its embedding row e. */
+void slmrt_lora_embed(const slmrt_lora_node *l, int32_t tok, float *e, int n_embd);
+void slmrt_lora_set_free(struct slmrt_lora_set *s);
 
 #endif

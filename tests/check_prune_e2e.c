@@ -434,7 +434,7 @@ START_TEST(impossible_requests) {
     expect_error_extra("--pattern 4:4", 2, "0 < N < M");
     expect_error_extra("--pattern 2:7", 2, "not a multiple of 7");
     expect_error_extra("--method wanda", 3, "needs activation statistics");
-    expect_error_extra("--method sideways", 2, "unknown --prune 'sideways'");
+    expect_error_extra("--method sideways", 2, "--prune 'sideways': expected magnitude, wanda or sparsegpt");
     expect_error_extra("--method sparsegpt --prune-scope tensor", 2, "not per tensor");
     expect_error_extra("--sparsity 0.5 --pattern 2:4", 2, "not both");
 }
