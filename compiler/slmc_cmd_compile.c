@@ -199,12 +199,12 @@ static slm_status step_prune(slmc_pipeline *p, slm_diag *d) {
 
 static slm_status step_quantize(slmc_pipeline *p, slm_diag *d) {
     const slmc_compile_args *a = p->a;
-    const double t0 = slmc_now();
     slm_status st = SLM_OK;
     if (p->budget_wanted) {
         st = slmc_pipeline_budget(p, d);
         if (st != SLM_OK) return st;
     }
+    const double t0 = slmc_now(); /* the search has its own line */
     st = slmc_calib_apply(p->m, p->calib, a->method, &p->calib_apply, d);
     const bool awq = a->method == SLMC_METHOD_AWQ || a->method == SLMC_METHOD_AWQ_GPTQ;
     const bool gptq = a->method == SLMC_METHOD_GPTQ || a->method == SLMC_METHOD_AWQ_GPTQ;

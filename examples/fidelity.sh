@@ -13,6 +13,7 @@
 #
 # Usage: examples/fidelity.sh [BUILD_DIR] [SHARED_DIR] [WORK_DIR] [SECTIONS]
 #   SECTIONS: any of "pure llama stories prune structured stories-prune budget"
+#   (budget: BUDGET_BPW="3.5 4.5 5.6" by default; about 4 minutes each)
 #   (default: all)
 set -euo pipefail
 build=${1:-build}
@@ -192,7 +193,7 @@ echo "### shakespeare-F16: size-budget search (--bpw), against llama.cpp's prese
 echo
 echo "| budget | search KLD (calib) | chosen | file bytes | bpw | PPL | mean KLD (eval) | same top-1 | types |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for bpw in 4.5 3.5; do
+for bpw in ${BUDGET_BPW:-3.5 4.5 5.6}; do
   out="$work/shk-bpw$bpw.gguf"
   "$B/slmc" compile "$shk" --bpw "$bpw" --calib-data "$M/shakespeare-calib.txt" --calib-ctx 128 \
     --calib-tokens 1000000 --budget-tokens 2048 --method gptq -o "$out" --report "$work/shk-bpw$bpw.json" --quiet
