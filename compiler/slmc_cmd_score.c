@@ -39,7 +39,7 @@ typedef struct loaded {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: slmc score --teacher T --student S [--student S2 ...] (--data FILE | --tokens FILE)\n"
-               "                  [--tokens-max N] [--ctx 512] [--threads N] [--json] [--no-cache]\n"
+               "                  [--tokens N | --tokens-max N] [--ctx 512] [--threads N] [--json] [--no-cache]\n"
                "                  [--data-format auto|text|jsonl|tokens|hdf5] [--dataset NAME]\n"
                "  T, S: a .gguf, Hugging Face folder, .safetensors or .h5; students must share T's tokenizer.\n"
                "  FILE: text or JSONL (tokenized with T's tokenizer, BOS at every chunk start), or token ids\n"
@@ -75,8 +75,16 @@ static int parse_args(int argc, char **argv, score_args *a) {
                 return slmc_usage_error(TOOL, "at most %d --student options", MAX_STUDENTS);
             a->students[a->n_students++] = optarg;
             break;
-        case O_DATA:
         case O_TOKENS:
+            /* --tokens N: how many to score (as slmc calibrate's); --tokens FILE:
+             * a token-id file (as slmrt eval's) */
+            if (optarg[0] >= '0' && optarg[0] <= '9' && optarg[strspn(optarg, "0123456789")] == 0) {
+                if (!slmc_parse_int(optarg, 2, 1ll << 40, &a->tokens_max))
+                    return slmc_usage_error(TOOL, "--tokens '%s': expected an integer >= 2", optarg);
+                break;
+            }
+            /* fall through */
+        case O_DATA:
             if (a->data) return slmc_usage_error(TOOL, "give exactly one of --data FILE or --tokens FILE");
             a->data = optarg;
             a->tokens_file = c == O_TOKENS;

@@ -260,6 +260,7 @@ static slm_status apply(slmc_compile_args *a, const slmc_opt_def *o, const char 
         return SLM_OK;
     }
     case SLMC_O_BUDGET_TOKENS:
+        a->has_budget_tokens = true;
         if (!slmc_parse_int(v, 2, 1ll << 40, &a->budget_tokens)) return bad(d, code, label, v, "an integer >= 2");
         return SLM_OK;
     case SLMC_O_SCORE_DATA: a->score_data = v; return SLM_OK;
@@ -351,8 +352,8 @@ static int finish(slmc_compile_args *a) {
     if ((a->budget_bytes > 0) + (a->budget_bpw > 0) > 1) return slmc_usage_error(TOOL, "give --budget or --bpw, not both");
     if ((a->budget_bytes > 0 || a->budget_bpw > 0) && (a->has_type || a->has_mix))
         return slmc_usage_error(TOOL, "--budget/--bpw choose the types: leave out --type and --mix");
-    if (a->n_budget_types && !(a->budget_bytes > 0 || a->budget_bpw > 0))
-        return slmc_usage_error(TOOL, "--budget-types needs --budget or --bpw");
+    if ((a->n_budget_types || a->has_budget_tokens) && !(a->budget_bytes > 0 || a->budget_bpw > 0))
+        return slmc_usage_error(TOOL, "--budget-types and --budget-tokens need --budget or --bpw");
     if ((a->budget_bytes > 0 || a->budget_bpw > 0) && !a->calib_data)
         return slmc_usage_error(TOOL, "--budget/--bpw measure each tensor's effect on the model's outputs: give "
                                 "calibration text with --calib-data FILE (a calibrate step)");

@@ -60,6 +60,7 @@ typedef struct slmc_compile_args {
     int n_budget_types;
     slm_type budget_types[SLM_TYPE_COUNT];
     long long budget_tokens;
+    bool has_budget_tokens;
     /* score */
     const char *score_data, *teacher;
     long long score_tokens, score_ctx;

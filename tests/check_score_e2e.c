@@ -285,9 +285,9 @@ START_TEST(teacher_cache) {
     json_t *off = run_json(env, fmt, ts_bin("slmc"), teacher, q8, q4, text);
     ck_assert_int_eq((int)num(off, "teacher_forward_passes"), chunks);
     json_decref(off);
-    /* another amount of data is another cache entry */
+    /* another amount of data (--tokens N, the count) is another cache entry */
     snprintf(env, sizeof env, "SLMC_CACHE_DIR=%s", dir);
-    json_t *fewer = run_json(env, "%s score --teacher %s --student %s --data %s --ctx 64 --tokens-max 640 --json",
+    json_t *fewer = run_json(env, "%s score --teacher %s --student %s --data %s --ctx 64 --tokens 640 --json",
                              ts_bin("slmc"), teacher, q4, text);
     ck_assert_int_eq((int)num(fewer, "chunks"), 10);
     ck_assert_int_eq((int)num(fewer, "teacher_forward_passes"), 10);
