@@ -455,6 +455,32 @@ START_TEST(test_round_trip_alignment_64) {
 }
 END_TEST
 
+/* slm_gguf_size predicts the file to the byte (the budget search sizes
+ * candidates with it), at both alignments, with strings, arrays and a
+ * structured key overridden in the free metadata. */
+START_TEST(test_size_equals_written_file) {
+    for (uint32_t align = 32; align <= 64; align *= 2) {
+        slm_model *m = make_model();
+        ck_assert_int_eq(slm_model_set_str(m, "slmc.recipe", "steps:\n  - quantize: {type: q4_0}\n"), SLM_OK);
+        ck_assert_int_eq(slm_model_set_u32(m, "llama.context_length", 999), SLM_OK);
+        char path[4096];
+        snprintf(path, sizeof path, "%s", ts_tmp("size.gguf"));
+        slm_gguf_write_opts o = {.alignment = align};
+        slm_diag d = {0};
+        uint64_t header = 0, data = 0;
+        ck_assert_msg(slm_gguf_size(m, align, &header, &data, &d) == SLM_OK, "%s", d.msg);
+        ck_assert_msg(slm_gguf_write(m, path, &o, &d) == SLM_OK, "%s", d.msg);
+        size_t size = 0;
+        char *raw = ts_read_file(path, &size);
+        ck_assert_ptr_nonnull(raw);
+        ck_assert_uint_eq(header + data, size);
+        ck_assert_uint_eq(header % align, 0);
+        free(raw);
+        slm_model_free(m);
+    }
+}
+END_TEST
+
 START_TEST(test_write_skips_free_copy_of_structured_key) {
     slm_model *m = make_model();
     ck_assert_int_eq(slm_model_set_u32(m, "llama.context_length", 999), SLM_OK);
@@ -1134,6 +1160,7 @@ static Suite *gguf_suite(void) {
     tcase_add_test(ok, test_per_layer_array_kept_as_metadata);
     tcase_add_test(ok, test_round_trip_in_memory);
     tcase_add_test(ok, test_round_trip_alignment_64);
+    tcase_add_test(ok, test_size_equals_written_file);
     tcase_add_test(ok, test_write_skips_free_copy_of_structured_key);
     tcase_add_test(ok, test_convert_f32_to_f16_on_write);
     tcase_add_test(ok, test_convert_in_chunks_matches_whole);
