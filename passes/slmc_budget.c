@@ -46,27 +46,34 @@ static void unit_candidates(slmc_budget_unit *u, const slmc_budget_opts *o) {
     }
 }
 
-/* The matrix rounded to `type` as the writer would (importance weights,
- * pruned weights kept at zero) into a new buffer. */
-static slm_status quantize_unit(const slm_tensor *t, slm_type type, const float *imp, void **out, slm_diag *d) {
-    const slm_type_traits *in = slm_type_traits_get(t->type), *tt = slm_type_traits_get(type);
+/* The matrix's values in f32 (malloc'd), decoded once per matrix and
+ * rounded to each candidate type from there. */
+static slm_status decode_unit(const slm_tensor *t, float **out, slm_diag *d) {
+    const slm_type_traits *in = slm_type_traits_get(t->type);
+    const int64_t n = slm_tensor_nelements(t);
+    if (!in || !in->to_f32)
+        return slm_diag_set(d, SLM_ERR_UNSUPPORTED, "%s: no decoder for %s", t->name, slm_type_name(t->type));
+    if (!(*out = malloc(sizeof(float) * (size_t)n))) return slm_diag_set(d, SLM_ERR_NOMEM, "%s: out of memory", t->name);
+    in->to_f32(t->data, *out, n);
+    return SLM_OK;
+}
+
+/* The decoded matrix f rounded to `type` as the writer would (importance
+ * weights, pruned weights kept at zero) into a new buffer. */
+static slm_status quantize_unit(const slm_tensor *t, const float *f, slm_type type, const float *imp, void **out,
+                                slm_diag *d) {
+    const slm_type_traits *tt = slm_type_traits_get(type);
     const int64_t ne0 = t->ne[0], nrows = slm_tensor_nrows(t);
     const size_t rs = slm_type_row_size(type, ne0);
+    if (!tt || !tt->quantize_row)
+        return slm_diag_set(d, SLM_ERR_UNSUPPORTED, "%s: no encoder for %s", t->name, slm_type_name(type));
     char *dst = malloc(rs * (size_t)nrows);
-    float *f = malloc(sizeof(float) * (size_t)ne0 * (size_t)nrows);
-    if (!dst || !f || !in || !in->to_f32 || !tt || !tt->quantize_row) {
-        free(dst);
-        free(f);
-        return slm_diag_set(d, dst && f ? SLM_ERR_UNSUPPORTED : SLM_ERR_NOMEM, "%s: cannot round from %s to %s",
-                            t->name, slm_type_name(t->type), slm_type_name(type));
-    }
-    in->to_f32(t->data, f, ne0 * nrows);
+    if (!dst) return slm_diag_set(d, SLM_ERR_NOMEM, "%s: out of memory", t->name);
 #pragma omp parallel for schedule(dynamic, 16)
     for (int64_t r = 0; r < nrows; r++) {
         tt->quantize_row(f + r * ne0, dst + (size_t)r * rs, ne0, imp);
         if (t->zero_mask) slm_qblock_zero_masked(type, dst + (size_t)r * rs, ne0, t->zero_mask, (uint64_t)r * ne0);
     }
-    free(f);
     *out = dst;
     return SLM_OK;
 }
@@ -104,7 +111,10 @@ static slm_status measure(slm_model *m, slmc_budget_result *r, const slmc_budget
     int n = 0;
     for (; n < r->n_units && st == SLM_OK; n++) {
         slm_tensor *t = r->units[n].t;
-        st = quantize_unit(t, types[n], importance(o, t), &bufs[n], d);
+        float *f = NULL;
+        st = decode_unit(t, &f, d);
+        if (st == SLM_OK) st = quantize_unit(t, f, types[n], importance(o, t), &bufs[n], d);
+        free(f);
         if (st == SLM_OK) swap_in(t, &sv[n], types[n], bufs[n]);
         else break;
     }
@@ -204,10 +214,12 @@ static slm_status sensitivities(slm_model *m, slmc_budget_result *r, const slmc_
     for (int u = 0; u < r->n_units && st == SLM_OK; u++) {
         slmc_budget_unit *un = &r->units[u];
         const float *imp = importance(o, un->t);
+        float *f = NULL;
+        st = decode_unit(un->t, &f, d);
         for (int k = 0; k < un->n && st == SLM_OK; k++) {
             void *buf = NULL;
             saved sv;
-            st = quantize_unit(un->t, un->type[k], imp, &buf, d);
+            st = quantize_unit(un->t, f, un->type[k], imp, &buf, d);
             if (st != SLM_OK) break;
             swap_in(un->t, &sv, un->type[k], buf);
             double kld = 0;
@@ -218,6 +230,7 @@ static slm_status sensitivities(slm_model *m, slmc_budget_result *r, const slmc_
             un->dkld[k] = kld - r->base_kld;
             if (o->progress) o->progress(o->progress_ctx, ++done, total, un->t->name);
         }
+        free(f);
     }
     return st;
 }
